@@ -1,0 +1,86 @@
+"""The ``refacing`` command line: one subcommand per course stage.
+
+Run ``refacing --help`` for the list, ``refacing SUBCOMMAND --help`` for each. The subcommands
+call the same library functions as the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .profiles import data_root
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from .synthetic import make_cohort
+
+    out = args.out or data_root() / "synthetic"
+    paths = make_cohort(out, subjects=args.subjects, seed=args.seed, rescans=args.rescans)
+    print(f"{len(paths)} synthetic subjects in {out} (ground truth in {Path(out) / 'truth'})")
+
+
+def _fetch_ixi(args: argparse.Namespace) -> None:
+    from .ixi import fetch
+
+    dest = fetch(args.dest or data_root() / "ixi", extract=not args.no_extract)
+    print(f"IXI T1 data ready in {dest}")
+
+
+def _notebooks(args: argparse.Namespace) -> None:
+    from .course import run_notebooks
+
+    run_notebooks(args.profile, args.out, only=args.only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``refacing`` with all its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="refacing", description="Anonymize IXI T1 heads and reface them (course tools)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="generate the synthetic IXI-like cohort")
+    p.add_argument("--out", type=Path, help="output folder (default: <data>/synthetic)")
+    p.add_argument("--subjects", type=_positive_int, default=12, help="number of subjects")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    p.add_argument("--rescans", action="store_true", help="also write a rescan of every subject")
+    p.set_defaults(func=_synth)
+
+    p = sub.add_parser("fetch-ixi", help="download and unpack IXI-T1.tar and IXI.xls")
+    p.add_argument("dest", nargs="?", type=Path, help="target folder (default: <data>/ixi)")
+    p.add_argument("--no-extract", action="store_true", help="download only, keep the .tar")
+    p.set_defaults(func=_fetch_ixi)
+
+    p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
+    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
+    p.add_argument("--out", type=Path, default=Path("build"), help="folder for executed notebooks")
+    p.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks starting with NN")
+    p.set_defaults(func=_notebooks)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``refacing`` console command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("refacing: interrupted; finished files are kept and skipped next time", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"refacing {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

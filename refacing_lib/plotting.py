@@ -1,0 +1,134 @@
+"""Static figures of RAS volumes, shared by the notebooks and the widgets.
+
+All functions take arrays in the course's RAS orientation (see :mod:`refacing_lib.io`) and
+draw them in millimetres, so voxels that are not cubic (IXI: 1.2 x 0.9375 x 0.9375 mm) keep
+their true proportions. Views: sagittal slices with the face to the right and the top up (as
+in the paper's figures), coronal and axial slices with the subject's right on the right.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_orthogonal", "robust_max", "save_figure"]
+
+AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
+# For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
+_IN_PLANE = {0: (1, 2, "posterior → anterior", "inferior → superior"),
+             1: (0, 2, "left → right", "inferior → superior"),
+             2: (0, 1, "left → right", "posterior → anterior")}
+
+
+def slice_view(data: np.ndarray, axis: int, index: int) -> np.ndarray:
+    """The 2-D image of slice ``index`` across ``axis``, ready for ``imshow(origin="lower")``.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (nx, ny, nz)
+        RAS volume.
+    axis : int
+        0 sagittal, 1 coronal, 2 axial.
+    index : int
+        Slice number along ``axis``.
+
+    Returns
+    -------
+    numpy.ndarray, 2-D
+        Rows run upwards (superior, or anterior for axial slices) and columns to the right
+        (anterior for sagittal slices, the subject's right otherwise).
+    """
+    if axis not in _IN_PLANE:
+        raise ValueError(f"axis must be 0 (sagittal), 1 (coronal) or 2 (axial), got {axis!r}")
+    n = data.shape[axis]
+    if not 0 <= index < n:
+        raise IndexError(f"slice {index} is outside 0..{n - 1} along axis {axis}")
+    return np.take(data, index, axis=axis).T
+
+
+def show_slice(ax, data, zooms, axis=0, index=None, title=None, vmax=None, **imshow_kwargs):
+    """Draw one slice of a RAS volume on ``ax`` in millimetres.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    data : numpy.ndarray, shape (nx, ny, nz)
+        RAS volume.
+    zooms : sequence of 3 floats
+        Voxel size in mm along the axes of ``data``.
+    axis : int
+        0 sagittal (face to the right), 1 coronal, 2 axial.
+    index : int, optional
+        Slice number; default the middle of the axis.
+    title : str, optional
+    vmax : float, optional
+        Upper end of the grey scale; default the 99.5th percentile of the volume's non-zero
+        voxels, so that a few bright voxels do not darken the image.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+    """
+    index = data.shape[axis] // 2 if index is None else int(index)
+    col, row, xlabel, ylabel = _IN_PLANE[axis]
+    extent = (0, data.shape[col] * zooms[col], 0, data.shape[row] * zooms[row])
+    if vmax is None:
+        vmax = robust_max(data)
+    kwargs = dict(cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
+    kwargs.update(imshow_kwargs)
+    image = ax.imshow(slice_view(data, axis, index), origin="lower", extent=extent, **kwargs)
+    ax.set_xlabel(f"{xlabel} (mm)")
+    ax.set_ylabel(f"{ylabel} (mm)")
+    ax.set_title(title or f"{AXIS_NAMES[axis]} slice {index}")
+    return image
+
+
+def show_orthogonal(data, zooms, point=None, title=None, figsize=(13, 4.5)):
+    """Three orthogonal slices (sagittal, coronal, axial) through ``point``.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (nx, ny, nz)
+        RAS volume.
+    zooms : sequence of 3 floats
+        Voxel size in mm.
+    point : sequence of 3 ints, optional
+        Voxel the three slices pass through; default the centre of the array.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    point = [n // 2 for n in data.shape] if point is None else [int(p) for p in point]
+    fig, axes = plt.subplots(1, 3, figsize=figsize, layout="constrained")
+    vmax = robust_max(data)
+    for axis, ax in enumerate(axes):
+        show_slice(ax, data, zooms, axis, point[axis], vmax=vmax,
+                   title=f"{AXIS_NAMES[axis]} (axis {axis} = {point[axis]})")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def robust_max(data: np.ndarray, percentile: float = 99.5) -> float:
+    """The ``percentile`` of the non-zero voxels of ``data`` (1.0 for an all-zero array)."""
+    values = data[data > 0]
+    return float(np.percentile(values, percentile)) if values.size else 1.0
+
+
+def save_figure(fig, figure_dir: str | Path | None, name: str) -> Path | None:
+    """Save ``fig`` as ``figure_dir/name.png`` (150 dpi); do nothing when ``figure_dir`` is empty.
+
+    Notebooks call it for every figure; ``make reproduce`` passes a ``figure_dir`` under
+    ``build/`` while an interactive session leaves it empty.
+    """
+    if not figure_dir:
+        return None
+    path = Path(figure_dir) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    return path

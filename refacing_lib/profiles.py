@@ -1,0 +1,62 @@
+"""Run profiles (``quick``, ``full``) and where the course keeps its data.
+
+A profile is a YAML file of flat ``name: value`` pairs. Papermill passes it to the notebooks'
+``parameters`` cells and the ``refacing`` command reads the same file, so a student's notebook
+and an instructor's command line run with the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+__all__ = ["PROFILES_DIR", "load_profile", "data_root"]
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+
+
+def load_profile(name: str | Path) -> dict:
+    """Read a profile.
+
+    Parameters
+    ----------
+    name : str or Path
+        ``"quick"`` or ``"full"`` (the profiles shipped with the library), or the path of a
+        YAML file of your own.
+
+    Returns
+    -------
+    dict
+        The profile's parameters, e.g. ``{"profile": "quick", "data_source": "synthetic", ...}``.
+    """
+    path = Path(name)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+            raise ValueError(f"unknown profile {name!r}; choose one of {known} or give a YAML file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: profile file not found")
+    with open(path, encoding="utf-8") as f:
+        profile = yaml.safe_load(f)
+    if not isinstance(profile, dict):
+        raise ValueError(f"{path}: a profile must be a mapping of parameter names to values")
+    return profile
+
+
+def data_root() -> Path:
+    """The folder under which data is generated and downloaded.
+
+    ``$REFACING_DATA`` when set; otherwise the ``data/`` folder of the repository checkout
+    that holds this library (an editable install), or ``./data`` in the current folder.
+    Layout below it: ``synthetic/`` (generated cohort, ``truth/`` beside it), ``ixi/``
+    (downloaded IXI T1 volumes and IXI.xls), then the anonymized volumes and datasets.
+    """
+    if os.environ.get("REFACING_DATA"):
+        return Path(os.environ["REFACING_DATA"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout / "data"
+    return Path.cwd() / "data"

@@ -1,0 +1,71 @@
+"""Static figures and the slice browser show RAS volumes face-right, top-up, in mm."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from refacing_lib.plotting import save_figure, show_orthogonal, show_slice, slice_view
+from refacing_lib.widgets import SliceBrowser
+
+
+def test_sagittal_view_puts_anterior_right_and_superior_up(ras_volume):
+    data, _, _ = ras_volume
+    image = slice_view(data, axis=0, index=11)
+    assert image.shape == (20, 16)  # rows: inferior->superior (z), columns: posterior->anterior (y)
+    assert image[-1, -1] == 5000 and image[0, 0] == 100 * 11 + 1
+    np.testing.assert_array_equal(image[:, 3], data[11, 3, :])
+
+
+@pytest.mark.parametrize("axis, shape", [(1, (20, 12)), (2, (16, 12))])
+def test_coronal_and_axial_views_put_right_on_the_right(ras_volume, axis, shape):
+    data, _, _ = ras_volume
+    image = slice_view(data, axis=axis, index=data.shape[axis] - 1)
+    assert image.shape == shape and image[-1, -1] == 5000
+    assert image[0, -1] > image[0, 0]  # values grow to the subject's right (axis 0)
+
+
+def test_slice_outside_volume_is_a_clear_error(ras_volume):
+    data, _, _ = ras_volume
+    with pytest.raises(IndexError, match="slice 12 is outside 0..11 along axis 0"):
+        slice_view(data, 0, 12)
+    with pytest.raises(ValueError, match="axis must be"):
+        slice_view(data, 3, 0)
+
+
+def test_show_slice_uses_millimetres(ras_volume):
+    data, _, zooms = ras_volume
+    fig, ax = plt.subplots()
+    image = show_slice(ax, data, zooms, axis=0)
+    assert image.get_extent() == pytest.approx((0, 16 * 0.9375, 0, 20 * 0.9375))
+    fig2 = show_orthogonal(data, zooms, point=(3, 4, 5))
+    extents = [a.images[0].get_extent() for a in fig2.axes]
+    assert extents[1] == pytest.approx((0, 12 * 1.2, 0, 20 * 0.9375))  # coronal: x by z
+    assert [a.get_title() for a in fig2.axes][0] == "sagittal (axis 0 = 3)"
+    plt.close("all")
+
+
+def test_save_figure(tmp_path):
+    fig, _ = plt.subplots()
+    path = save_figure(fig, tmp_path / "figs", "histogram")
+    assert path == tmp_path / "figs" / "histogram.png" and path.stat().st_size > 1000
+    assert save_figure(fig, "", "ignored") is None
+    plt.close(fig)
+
+
+def test_slice_browser_follows_its_controls(ras_volume):
+    data, _, zooms = ras_volume
+    browser = SliceBrowser({"a": data, "b": 2 * data}, zooms)
+    assert browser.index.value == 6 and browser.index.max == 11
+    np.testing.assert_array_equal(browser.current_slices()["a"], slice_view(data, 0, 6))
+    browser.axis.value = 2  # axial: the slider now spans axis 2 and restarts in the middle
+    assert browser.index.max == 19 and browser.index.value == 10
+    browser.index.value = 19
+    shown = browser.current_slices()
+    np.testing.assert_array_equal(shown["a"], slice_view(data, 2, 19))
+    np.testing.assert_array_equal(shown["b"], 2 * slice_view(data, 2, 19))
+
+
+def test_slice_browser_refuses_mismatched_volumes(ras_volume):
+    data, _, zooms = ras_volume
+    with pytest.raises(ValueError, match="one shape"):
+        SliceBrowser({"a": data, "b": data[:5]}, zooms)
