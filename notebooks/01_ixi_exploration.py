@@ -89,12 +89,10 @@ pd.DataFrame.from_dict(ixi.SITES, orient="index")
 # %%
 folder = Path(data_dir) if data_dir else data_root() / data_source
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=n_subjects, seed=seed)
+    synthetic.make_cohort(folder, subjects=n_subjects, seed=seed, progress=False)
+    print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)[:n_subjects]
-if data_source == "synthetic":
-    print(f"SYNTHETIC DATA: {len(paths)} generated heads from {folder}, not real subjects.")
-else:
-    print(f"IXI T1 data: {len(paths)} volumes from {folder}")
+print(f"{len(paths)} volumes:", ", ".join(p.name for p in paths))
 
 # %% [markdown]
 # ## File names
@@ -172,16 +170,18 @@ plotting.save_figure(fig, figure_dir, "mid_sagittal_per_site")
 # ## Intensities differ between sites
 #
 # MRI intensities have no physical unit: each scanner scales them its own way. Left, the
-# histograms of the head voxels (above 5% of the maximum) on the raw scale. Right, the same
+# histograms of the head voxels (above 10% of the 99.5th percentile, which leaves out the
+# background noise) on the raw scale. Right, the same
 # after dividing each volume by its own 99.5th percentile, the normalisation the paper applies
 # before training. The curves then share one scale, though their shapes (contrast) still differ.
 
 # %%
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 for site, v in volumes.items():
-    head = v.data[v.data > 0.05 * v.data.max()]
+    p995 = np.percentile(v.data, 99.5)
+    head = v.data[v.data > 0.1 * p995]
     ax0.hist(head, bins=200, histtype="step", density=True, label=site)
-    ax1.hist(head / np.percentile(v.data, 99.5), bins=200, range=(0, 1.5),
+    ax1.hist(head / p995, bins=200, range=(0, 1.5),
              histtype="step", density=True, label=site)
 ax0.set(title="raw intensities", xlabel="intensity", ylabel="density")
 ax1.set(title="divided by the volume's 99.5th percentile", xlabel="normalised intensity")

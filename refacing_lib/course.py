@@ -46,7 +46,7 @@ def prepare_data(profile: dict, log: Callable[[str], None] = print) -> Path:
         folder = data_root() / "synthetic"
         n = int(profile["synthetic_subjects"])
         log(f"synthetic cohort: {n} subjects in {folder} (generated where missing)")
-        make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)), progress=False)
+        make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)))
         return folder
     if source == "ixi":
         from .ixi import list_volumes

@@ -38,11 +38,9 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -1577,7 +1575,7 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
     return {"generate_s": t1 - t0, "write_s": time.perf_counter() - t1}
 
 
-def make_cohort(out_dir, subjects: int = 20, seed: int = 0, rescans: bool = False,
+def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = False,
                 progress: bool = True, shape=None) -> list[Path]:
     """Write a synthetic IXI-like cohort (resumable: existing complete files are skipped).
 
@@ -1628,19 +1626,3 @@ def make_cohort(out_dir, subjects: int = 20, seed: int = 0, rescans: bool = Fals
         paths.append(out_dir / entry["name"])
     return paths
 
-
-def main(argv=None) -> int:
-    """``python -m refacing_lib.synthetic OUT_DIR [--subjects N] [--seed S] [--rescans]``."""
-    ap = argparse.ArgumentParser(description="Write a synthetic IXI-like T1 cohort.")
-    ap.add_argument("out_dir")
-    ap.add_argument("--subjects", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rescans", action="store_true")
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
-    make_cohort(a.out_dir, a.subjects, a.seed, a.rescans, progress=not a.quiet)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
