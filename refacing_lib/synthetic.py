@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import save_volume
+from .ixi import SITES as IXI_SITES
 
 __all__ = [
     "SITES",
@@ -73,18 +74,17 @@ __all__ = [
 
 GENERATOR_VERSION = "refacing-synthetic-1"
 
-SITES: tuple[str, ...] = ("Guys", "HH", "IOP")
+SITES: tuple[str, ...] = tuple(IXI_SITES)
 #: Number of T1 volumes per site in IXI (paper, Table 1); the cohort interleaves sites in this ratio.
-SITE_PROPORTIONS: dict[str, int] = {"Guys": 322, "HH": 185, "IOP": 74}
+SITE_PROPORTIONS: dict[str, int] = {site: facts["subjects"] for site, facts in IXI_SITES.items()}
 #: Array shape in RAS order (left-right, posterior-anterior, inferior-superior) per site.
 SITE_SHAPES: dict[str, tuple[int, int, int]] = {
-    "Guys": (150, 256, 256),
-    "HH": (150, 256, 256),
-    "IOP": (146, 256, 256),
+    site: (facts["slices"], 256, 256) for site, facts in IXI_SITES.items()
 }
-#: Voxel size in mm along the RAS axes (left-right, posterior-anterior, inferior-superior).
+#: Voxel size in mm along the RAS axes.
 VOXEL_SIZE: tuple[float, float, float] = (1.2, 0.9375, 0.9375)
-#: Axis order of the files on disk (nibabel axis codes): IXI stores P->A, I->S, L->R.
+#: Axis order of the files on disk (nibabel axis codes): stored axes point to Posterior,
+#: Superior and Right, the left-right axis last as in IXI.
 STORAGE_ORIENTATION = "PSR"
 
 # ----------------------------------------------------------------------------------------------
