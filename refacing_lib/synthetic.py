@@ -705,7 +705,7 @@ class _Render:
 
     def envelope(self):
         """Face, neck and ears, joined to the cranium by smooth unions."""
-        fr, f, p = self.fr, self.face, self.p
+        fr, f = self.fr, self.face
         # face height field
         b = fr.box(-85, 85, -10, f.y_t + 8, f.z_me - 25, f.z_g + 30)
         self.b_face = b
@@ -1078,7 +1078,7 @@ class _Render:
 
     # -- skull -------------------------------------------------------------------------------
     def skull(self):
-        fr, f = self.fr, self.face
+        fr = self.fr
         b = self.b_cr
         dcav = self.dcav
         T = self.T[None]
@@ -1107,7 +1107,6 @@ class _Render:
 
     # -- brain ---------------------------------------------------------------------------------
     def brain(self):
-        fr, p = self.fr, self.p
         b = self.b_cr
         _paint(self.lab[b], self.dcav > 0, CSF)
         self._cerebrum()
@@ -1130,7 +1129,7 @@ class _Render:
         return rho, t, dist, thick
 
     def _cerebrum(self):
-        fr, p = self.fr, self.p
+        fr = self.fr
         bt = fr.box(-_AX - 1, _AX + 1, -_AY - 1, _AY + 1, -44.0, _AZ + 1)
         sb = _sub(bt, self.b_cr)
         dc = self.d_cer0[sb].copy()
