@@ -12,6 +12,9 @@ from pathlib import Path
 
 from .profiles import data_root
 
+#: ``refacing_lib.deface.METHODS``, spelled out so that ``refacing --help`` need not import it.
+DEFACE_METHODS = ("blur", "remove")
+
 
 def _synth(args: argparse.Namespace) -> None:
     from .synthetic import make_cohort
@@ -26,6 +29,32 @@ def _fetch_ixi(args: argparse.Namespace) -> None:
 
     dest = fetch(args.dest or data_root() / "ixi", extract=not args.no_extract)
     print(f"IXI T1 data ready in {dest}")
+
+
+def _deface(args: argparse.Namespace) -> None:
+    from functools import partial
+
+    from .batch import find_nifti, run_batch
+    from .deface import deface_file
+
+    jobs = [(source, args.out / source.name) for source in find_nifti(args.inputs)]
+    for source, output in jobs:
+        if output.resolve() == source.resolve():
+            raise ValueError(f"{source}: --out {args.out} would overwrite the input; "
+                             "choose another folder")
+    report = run_batch(partial(deface_file, method=args.method), jobs, workers=args.jobs,
+                       is_done=_defaced, desc=f"deface ({args.method})")
+    print(report.summary())
+    if not report.ok:
+        raise RuntimeError(f"{len(report.failed)} of {len(jobs)} files failed (listed above); "
+                           "run the same command again to retry them, finished files are skipped")
+
+
+def _defaced(output: Path) -> bool:
+    """A defaced output is finished when it and its changed-voxel mask exist."""
+    from .deface import changed_mask_path
+
+    return output.exists() and changed_mask_path(output).exists()
 
 
 def _notebooks(args: argparse.Namespace) -> None:
@@ -52,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", nargs="?", type=Path, help="target folder (default: <data>/ixi)")
     p.add_argument("--no-extract", action="store_true", help="download only, keep the .tar")
     p.set_defaults(func=_fetch_ixi)
+
+    p = sub.add_parser("deface", help="anonymize T1 heads: blur or remove the face")
+    p.add_argument("--method", required=True, choices=DEFACE_METHODS,
+                   help="blur: smear the skin over the face (mask_face); remove: set the face "
+                        "to 0 (mri_deface)")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help=".nii/.nii.gz files or folders of them")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder: same file names, plus NAME_changed.nii.gz masks")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes")
+    p.set_defaults(func=_deface)
 
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
     p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")

@@ -14,7 +14,7 @@ from refacing_lib.io import load_volume
 def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("refacing")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("synth", "fetch-ixi", "notebooks"):
+    for command in ("synth", "fetch-ixi", "deface", "notebooks"):
         assert command in out
 
 
@@ -51,3 +51,82 @@ def test_fetch_ixi_passes_its_arguments(tmp_path, monkeypatch, capsys):
     assert cli.main(["fetch-ixi", str(tmp_path), "--no-extract"]) == 0
     assert calls == [(tmp_path, False)]
     assert f"IXI T1 data ready in {tmp_path}" in capsys.readouterr().out
+
+
+# ---- refacing deface ---------------------------------------------------------------------------
+
+def test_deface_methods_match_the_library():
+    from refacing_lib.deface import METHODS
+
+    assert cli.DEFACE_METHODS == METHODS
+
+
+@pytest.mark.slow
+def test_deface_writes_the_good_files_reports_the_corrupt_one_and_resumes(
+        synth_ixi_cohort, tmp_path, capsys):
+    _, paths = synth_ixi_cohort  # full size: find_face needs a realistic head
+    good = tmp_path / "heads"
+    good.mkdir()
+    for path in paths[:2]:
+        (good / path.name).symlink_to(path)
+    corrupt = tmp_path / "more" / "IXI999-Guys-0999-T1.nii.gz"
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(paths[0].read_bytes()[:20000])
+    out = tmp_path / "defaced"
+    argv = ["deface", "--method", "remove", str(good), str(corrupt), "--out", str(out)]
+
+    assert cli.main(argv + ["--jobs", "2"]) == 1
+    captured = capsys.readouterr()
+    assert "2 written, 0 already done (skipped), 1 failed" in captured.out
+    assert f"failed: {corrupt}: VolumeError: {corrupt}" in captured.out
+    assert "refacing deface: error: 1 of 3 files failed" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [p.name for p in paths[:2]] + [p.name.replace("-T1.nii.gz", "-T1_changed.nii.gz")
+                                       for p in paths[:2]])
+    for path in paths[:2]:
+        original = load_volume(path)
+        defaced = load_volume(out / path.name)
+        changed = load_volume(out / path.name.replace(".nii.gz", "_changed.nii.gz")).data > 0
+        assert defaced.shape == original.shape and changed.any()
+        np.testing.assert_allclose(defaced.affine, original.affine)
+        np.testing.assert_array_equal(defaced.data[~changed], original.data[~changed])
+        assert not np.array_equal(defaced.data[changed], original.data[changed])
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "0 written, 2 already done (skipped), 1 failed" in captured.out
+    assert f"failed: {corrupt}" in captured.out
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+
+
+def test_deface_refuses_bad_jobs_missing_inputs_and_overwriting(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["deface", "--method", "remove", str(tmp_path), "--out", str(tmp_path / "o"),
+                  "--jobs", "0"])
+    assert info.value.code == 2
+    assert "argument --jobs: must be at least 1, got 0" in capsys.readouterr().err
+
+    missing = tmp_path / "IXI404-Guys-0404-T1.nii.gz"
+    assert cli.main(["deface", "--method", "remove", str(missing), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"refacing deface: error: {missing}: no such file or folder\n"
+
+    source = tmp_path / "IXI001-Guys-0001-T1.nii.gz"
+    source.write_bytes(b"not read")
+    assert cli.main(["deface", "--method", "blur", str(tmp_path), "--out", str(tmp_path)]) == 1
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert source.read_bytes() == b"not read"
+
+
+@pytest.mark.slow
+def test_deface_blur_writes_a_blurred_face_and_its_mask(synth_ixi_cohort, tmp_path, capsys):
+    _, paths = synth_ixi_cohort
+    out = tmp_path / "blurred"
+    assert cli.main(["deface", "--method", "blur", str(paths[2]), "--out", str(out)]) == 0
+    assert "1 written, 0 already done (skipped), 0 failed" in capsys.readouterr().out
+    original = load_volume(paths[2])
+    blurred = load_volume(out / paths[2].name)
+    changed = load_volume(out / paths[2].name.replace(".nii.gz", "_changed.nii.gz")).data > 0
+    assert changed.any()
+    np.testing.assert_array_equal(blurred.data[~changed], original.data[~changed])
