@@ -384,15 +384,15 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     depth = (ndi.distance_transform_edt(padded, sampling=zooms)
              - ndi.distance_transform_edt(~padded, sampling=zooms))[inner]
     layer = layer_zone[box] & (np.abs(depth) <= BLUR_LAYER_MM)
-    smooth_depth = ndi.gaussian_filter(depth, [_SURFACE_MM / z for z in zooms])
     factors = (2, 2, 2)
-    coarse_depth = _block_mean(smooth_depth, factors)
+    coarse_depth = ndi.gaussian_filter(_block_mean(depth, factors),
+                                       [_SURFACE_MM / (z * f) for z, f in zip(zooms, factors)])
     coarse_layer = _block_mean(layer.astype(np.float32), factors)
     coarse_value = _block_mean(sub * layer, factors)
     sigma = [_SMEAR_MM / (z * f) for z, f in zip(zooms, factors)]
     idx = np.nonzero(layer)
-    d = smooth_depth[idx]
     coords = np.stack([(i - (f - 1) / 2) / f for i, f in zip(idx, factors)])
+    d = ndi.map_coordinates(coarse_depth, coords, order=1, mode="nearest")
     new = np.zeros(d.shape, np.float32)
     total = np.zeros(d.shape, np.float32)
     for centre in np.arange(np.floor(d.min() / _SHELL_MM), np.ceil(d.max() / _SHELL_MM) + 1) * _SHELL_MM:
