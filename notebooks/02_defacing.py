@@ -48,7 +48,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import ListedColormap
 
 from refacing_lib import ixi, plotting, synthetic
 from refacing_lib.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface, find_face
@@ -114,8 +113,8 @@ print(f"{path.name}: RAS shape {vol.shape}, voxels {tuple(round(z, 4) for z in v
 #    no method ever changes a protected voxel.
 # 3. **Face region**: a region of the sagittal plane, the same for every sagittal slice: from a
 #    little above the floor of the frontal lobe (the brow) down to below the chin, and within a
-#    set depth behind the front of the head at each height. It is found from the *projection* of the brain over all
-#    sagittal slices, so the temporal lobes of the lateral slices are protected too.
+#    set depth behind the front of the head at each height. The protected margin is cut out
+#    of it in 3-D, so the eyes below the frontal lobes can go while the lobes stay.
 
 # %%
 start = time.perf_counter()
@@ -129,27 +128,8 @@ pd.Series(finding.landmarks).round(1).to_frame("value (mm or ml)")
 # inferior-superior axis (millimetres from the first voxel, as on the figures' axes);
 # `face_ml` is the head tissue inside the face region and `brain_ml` the brain estimate.
 #
-# Two small helpers draw masks on top of a sagittal slice, in the same millimetre coordinates as
-# `plotting.show_slice`: a filled, transparent area and an outline.
-
-# %%
-def extent(volume):
-    """imshow/contour extent of a sagittal slice, in mm (posterior->anterior, inferior->superior)."""
-    return (0, volume.shape[1] * volume.zooms[1], 0, volume.shape[2] * volume.zooms[2])
-
-
-def fill(ax, mask2d, color, alpha=0.35):
-    """Fill a sagittal 2-D mask (rows up, columns anterior) in one colour."""
-    shown = np.ma.masked_where(~mask2d, mask2d)
-    ax.imshow(shown, origin="lower", extent=extent(vol), cmap=ListedColormap([color]),
-              alpha=alpha, interpolation="nearest")
-
-
-def outline(ax, mask2d, color, **kwargs):
-    """Draw the outline of a sagittal 2-D mask."""
-    ax.contour(mask2d.astype(float), levels=[0.5], colors=[color], origin="lower",
-               extent=extent(vol), linewidths=1.2, **kwargs)
-
+# `plotting.show_mask` draws a mask on top of a slice, in the same millimetre coordinates as
+# `plotting.show_slice`.
 
 # %% [markdown]
 # The mid-sagittal slice is the one through the middle of the head mask (not necessarily the
@@ -166,14 +146,14 @@ print(f"head spans sagittal slices {x_head[0]}..{x_head[-1]}; mid-sagittal slice
 fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.8), layout="constrained")
 for ax in axes:
     plotting.show_slice(ax, vol.data, vol.zooms, axis=0, index=mid, vmax=vmax)
-fill(axes[0], plotting.slice_view(finding.head, 0, mid), "tab:green")
+show = dict(zooms=vol.zooms, axis=0, index=mid)
+plotting.show_mask(axes[0], finding.head, color="tab:green", **show)
 axes[0].set_title("1 · head mask")
-fill(axes[1], plotting.slice_view(finding.brain, 0, mid), "tab:blue")
-outline(axes[1], plotting.slice_view(finding.protected, 0, mid), "yellow")
+plotting.show_mask(axes[1], finding.brain, color="tab:blue", **show)
+plotting.show_mask(axes[1], finding.protected, color="yellow", alpha=0, outline=True, **show)
 axes[1].set_title(f"2 · brain estimate, protected margin ({BRAIN_MARGIN_MM:g} mm, yellow)")
-face_here = finding.face_region.T & ~plotting.slice_view(finding.protected, 0, mid)
-fill(axes[2], face_here, "tab:red", alpha=0.3)
-outline(axes[2], face_here, "tab:red")
+face_zone = np.broadcast_to(finding.face_region, vol.shape) & ~finding.protected
+plotting.show_mask(axes[2], face_zone, color="tab:red", alpha=0.3, outline=True, **show)
 axes[2].axhline(marks["brow_mm"], color="orange", ls="--", lw=1, label="brow")
 axes[2].axhline(marks["chin_mm"], color="violet", ls="--", lw=1, label="chin")
 axes[2].axvline(marks["frontal_pole_mm"], color="cyan", ls=":", lw=1, label="frontal pole")
@@ -245,8 +225,9 @@ for row, (method, mask) in zip(axes, changed.items()):
     for ax, x in zip(row, (mid, lateral)):
         plotting.show_slice(ax, vol.data, vol.zooms, axis=0, index=x, vmax=vmax,
                             title=f"{method}: changed voxels, slice {x}")
-        fill(ax, plotting.slice_view(mask, 0, x), "red", alpha=0.45)
-        outline(ax, plotting.slice_view(finding.protected, 0, x), "yellow")
+        plotting.show_mask(ax, mask, vol.zooms, 0, x, color="red", alpha=0.45)
+        plotting.show_mask(ax, finding.protected, vol.zooms, 0, x, color="yellow", alpha=0,
+                           outline=True)
 plotting.save_figure(fig, figure_dir, "changed_voxels")
 
 # %% [markdown]

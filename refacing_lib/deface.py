@@ -123,7 +123,7 @@ def find_face(volume: Volume) -> FaceFinding:
         face in front of it. The message names the file.
     """
     name = str(volume.path) if volume.path is not None else "volume"
-    factors = tuple(max(1, int(round(_BLOCK_MM / z))) for z in volume.zooms)
+    factors = _block_factors(volume.zooms)
     coarse = _block_mean(volume.data, factors)
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
     head_c = _head_mask(coarse)
@@ -235,6 +235,11 @@ def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
 
 
 # ---- masks ------------------------------------------------------------------------------------
+
+def _block_factors(zooms) -> tuple[int, int, int]:
+    """Voxels per block along each axis for blocks of about ``_BLOCK_MM``."""
+    return tuple(max(1, int(round(_BLOCK_MM / z))) for z in zooms)
+
 
 def _block_mean(data: np.ndarray, factors) -> np.ndarray:
     """Average ``data`` over blocks of ``factors`` voxels (trailing partial blocks dropped)."""
@@ -412,7 +417,7 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
 
 def _closed_head(head: np.ndarray, zooms) -> np.ndarray:
     """``head`` with nostrils and mouth closed (closing by ``_CLOSE_MM`` at ~2 mm, filled)."""
-    factors = tuple(max(1, int(round(_BLOCK_MM / z))) for z in zooms)
+    factors = _block_factors(zooms)
     coarse = _block_mean(head.astype(np.float32), factors) > 0.5
     closed = _closing(coarse, int(round(_CLOSE_MM / _BLOCK_MM)))
     return head | _upsample(_fill(closed), factors, head.shape)

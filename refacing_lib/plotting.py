@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap
 import numpy as np
 
-__all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_orthogonal", "robust_max", "save_figure"]
+__all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_mask", "show_orthogonal", "robust_max",
+           "save_figure"]
 
 AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
 # For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
@@ -72,17 +74,51 @@ def show_slice(ax, data, zooms, axis=0, index=None, title=None, vmax=None, **ims
     matplotlib.image.AxesImage
     """
     index = data.shape[axis] // 2 if index is None else int(index)
-    col, row, xlabel, ylabel = _IN_PLANE[axis]
-    extent = (0, data.shape[col] * zooms[col], 0, data.shape[row] * zooms[row])
+    _, _, xlabel, ylabel = _IN_PLANE[axis]
     if vmax is None:
         vmax = robust_max(data)
     kwargs = dict(cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
     kwargs.update(imshow_kwargs)
-    image = ax.imshow(slice_view(data, axis, index), origin="lower", extent=extent, **kwargs)
+    image = ax.imshow(slice_view(data, axis, index), origin="lower",
+                      extent=_extent(data.shape, zooms, axis), **kwargs)
     ax.set_xlabel(f"{xlabel} (mm)")
     ax.set_ylabel(f"{ylabel} (mm)")
     ax.set_title(title or f"{AXIS_NAMES[axis]} slice {index}")
     return image
+
+
+def show_mask(ax, mask, zooms, axis=0, index=None, color="red", alpha=0.35, outline=False):
+    """Overlay one slice of a 3-D mask on a slice drawn by :func:`show_slice`.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    mask : numpy.ndarray of bool, shape (nx, ny, nz)
+        RAS mask (a broadcast view is fine, e.g. a sagittal region repeated along axis 0).
+    zooms : sequence of 3 floats
+        Voxel size in mm.
+    axis, index : int
+        The slice, as for :func:`show_slice` (default index: the middle of the axis).
+    color : matplotlib colour
+    alpha : float
+        Opacity of the filled area.
+    outline : bool
+        Also draw the mask's outline in ``color``.
+    """
+    index = mask.shape[axis] // 2 if index is None else int(index)
+    view = slice_view(mask, axis, index).astype(bool)
+    extent = _extent(mask.shape, zooms, axis)
+    ax.imshow(np.ma.masked_where(~view, view), origin="lower", extent=extent, alpha=alpha,
+              cmap=ListedColormap([color]), interpolation="nearest")
+    if outline and view.any() and not view.all():
+        ax.contour(view.astype(float), levels=[0.5], colors=[color], origin="lower",
+                   extent=extent, linewidths=1.2)
+
+
+def _extent(shape, zooms, axis):
+    """imshow extent (mm) of a slice across ``axis``: (left, right, bottom, top)."""
+    col, row, _, _ = _IN_PLANE[axis]
+    return (0, shape[col] * zooms[col], 0, shape[row] * zooms[row])
 
 
 def show_orthogonal(data, zooms, point=None, title=None, figsize=(13, 4.5)):

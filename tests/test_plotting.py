@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from refacing_lib.plotting import save_figure, show_orthogonal, show_slice, slice_view
+from refacing_lib.plotting import save_figure, show_orthogonal, show_mask, show_slice, slice_view
 from refacing_lib.widgets import SliceBrowser
 
 
@@ -69,3 +69,18 @@ def test_slice_browser_refuses_mismatched_volumes(ras_volume):
     data, _, zooms = ras_volume
     with pytest.raises(ValueError, match="one shape"):
         SliceBrowser({"a": data, "b": data[:5]}, zooms)
+
+
+def test_show_mask_overlays_the_same_slice_in_mm(ras_volume):
+    data, _, zooms = ras_volume
+    mask = np.zeros(data.shape, bool)
+    mask[4, 3:7, 10:15] = True
+    fig, ax = plt.subplots()
+    show_slice(ax, data, zooms, axis=0, index=4)
+    show_mask(ax, mask, zooms, axis=0, index=4, outline=True)
+    base, overlay = ax.get_images()
+    assert overlay.get_extent() == base.get_extent()
+    shown = overlay.get_array()
+    np.testing.assert_array_equal(~np.ma.getmaskarray(shown), slice_view(mask, 0, 4))
+    assert len(ax.collections) == 1  # the outline
+    plt.close(fig)
