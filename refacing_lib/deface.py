@@ -380,28 +380,31 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     box = _bounding_box(layer_zone & finding.head, zooms, BLUR_LAYER_MM + _SMEAR_MM)
     if box is None:
         return
-    head = _closed_head(finding.head[box], zooms)
-    sub = data[box]
-    # the head continues beyond the box and the field of view: pad with the edge values
-    pad = [int(np.ceil((BLUR_LAYER_MM + _SURFACE_MM) / z)) for z in zooms]
+    sub = data[box]                      # a view: writing it writes ``data``
+    factors = _block_factors(zooms)      # the head mask is only that fine anyway
+    czooms = [z * f for z, f in zip(zooms, factors)]
+    head = _closed_head(_block_mean(finding.head[box].astype(np.float32), factors) > 0.5)
+    # signed depth below the skin (mm); the head continues beyond the box and the field of view
+    pad = [int(np.ceil((BLUR_LAYER_MM + _SURFACE_MM) / z)) for z in czooms]
     padded = np.pad(head, [(p, p) for p in pad], mode="edge")
     inner = tuple(slice(p, p + n) for p, n in zip(pad, head.shape))
-    depth = (ndi.distance_transform_edt(padded, sampling=zooms)
-             - ndi.distance_transform_edt(~padded, sampling=zooms))[inner]
+    coarse_depth = (ndi.distance_transform_edt(padded, sampling=czooms)
+                    - ndi.distance_transform_edt(~padded, sampling=czooms))[inner]
+    depth = ndi.zoom(coarse_depth, [n / c for n, c in zip(sub.shape, head.shape)], order=1,
+                     mode="nearest", grid_mode=True)
     layer = layer_zone[box] & (np.abs(depth) <= BLUR_LAYER_MM)
-    factors = (2, 2, 2)
-    coarse_depth = ndi.gaussian_filter(_block_mean(depth, factors),
-                                       [_SURFACE_MM / (z * f) for z, f in zip(zooms, factors)])
+    smooth_depth = ndi.gaussian_filter(coarse_depth, [_SURFACE_MM / z for z in czooms])
     coarse_layer = _block_mean(layer.astype(np.float32), factors)
     coarse_value = _block_mean(sub * layer, factors)
-    sigma = [_SMEAR_MM / (z * f) for z, f in zip(zooms, factors)]
+    sigma = [_SMEAR_MM / z for z in czooms]
     idx = np.nonzero(layer)
     coords = np.stack([(i - (f - 1) / 2) / f for i, f in zip(idx, factors)])
-    d = ndi.map_coordinates(coarse_depth, coords, order=1, mode="nearest")
+    d = ndi.map_coordinates(smooth_depth, coords, order=1, mode="nearest")
     new = np.zeros(d.shape, np.float32)
     total = np.zeros(d.shape, np.float32)
-    for centre in np.arange(np.floor(d.min() / _SHELL_MM), np.ceil(d.max() / _SHELL_MM) + 1) * _SHELL_MM:
-        shell = np.exp(-0.5 * ((coarse_depth - centre) / _ACROSS_MM) ** 2) * coarse_layer
+    first, last = np.floor(d.min() / _SHELL_MM), np.ceil(d.max() / _SHELL_MM)
+    for centre in np.arange(first, last + 1) * _SHELL_MM:
+        shell = np.exp(-0.5 * ((smooth_depth - centre) / _ACROSS_MM) ** 2) * coarse_layer
         num = ndi.gaussian_filter(coarse_value * shell, sigma, truncate=2.5)
         den = ndi.gaussian_filter(shell, sigma, truncate=2.5)
         ratio = num / np.maximum(den, 1e-6)
@@ -412,15 +415,11 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
                                                             mode="nearest")
             total[near] += weight[near]
     sub[idx] = new / np.maximum(total, 1e-6)
-    data[box] = sub
 
 
-def _closed_head(head: np.ndarray, zooms) -> np.ndarray:
-    """``head`` with nostrils and mouth closed (closing by ``_CLOSE_MM`` at ~2 mm, filled)."""
-    factors = _block_factors(zooms)
-    coarse = _block_mean(head.astype(np.float32), factors) > 0.5
-    closed = _closing(coarse, int(round(_CLOSE_MM / _BLOCK_MM)))
-    return head | _upsample(_fill(closed), factors, head.shape)
+def _closed_head(head: np.ndarray) -> np.ndarray:
+    """A ~2 mm head mask with nostrils and mouth closed (closing by ``_CLOSE_MM``, filled)."""
+    return head | _fill(_closing(head, int(round(_CLOSE_MM / _BLOCK_MM))))
 
 
 def _bounding_box(mask: np.ndarray, zooms, pad_mm: float):
