@@ -309,7 +309,7 @@ def _brain_mask(coarse, head, zooms, name) -> np.ndarray:
     # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
     # than CSF, at most _GROW_MM further
     loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
-    steps = int(round(_GROW_MM / min(zooms)))
+    steps = max(1, int(round(_GROW_MM / min(zooms))))
     return ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
 
 
