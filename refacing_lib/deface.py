@@ -33,6 +33,7 @@ brain-only (skull-stripped) image, a head cut above the nose, an image that is n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import nibabel as nib
@@ -40,10 +41,11 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
+from .batch import BatchReport, find_nifti, run_batch
 from .io import Volume, load_volume, save_volume
 
 __all__ = ["BRAIN_MARGIN_MM", "BLUR_LAYER_MM", "METHODS", "DefaceError", "FaceFinding",
-           "changed_mask_path", "deface", "deface_file", "find_face"]
+           "changed_mask_path", "deface", "deface_file", "deface_folder", "find_face"]
 
 #: The anonymization methods of :func:`deface`.
 METHODS = ("blur", "remove")
@@ -232,6 +234,53 @@ def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
     tmp_mask.replace(mask_path)
     tmp_out.replace(output)
     return output
+
+
+def deface_folder(inputs, out: str | Path, method: str, *, jobs: int = 1,
+                  progress: bool = True) -> BatchReport:
+    """Deface many files into one folder, in parallel; resumable, failures collected.
+
+    What ``refacing deface`` runs: :func:`deface_file` on every NIfTI file of ``inputs``,
+    writing ``out/NAME`` and its changed-voxel mask. Files whose output and mask both exist
+    are skipped, so running it again finishes an interrupted or partly failed run.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Files and folders, as :func:`refacing_lib.batch.find_nifti` takes them.
+    out : str or Path
+        Output folder; it must not be the folder of an input (same names would overwrite).
+    method : {"blur", "remove"}
+    jobs : int
+        Worker processes.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    refacing_lib.batch.BatchReport
+        Written, skipped and failed files; a failed file does not stop the others.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or an output that would overwrite its input.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    out = Path(out)
+    pairs = [(source, out / source.name) for source in find_nifti(inputs)]
+    for source, output in pairs:
+        if output.resolve() == source.resolve():
+            raise ValueError(f"{source}: output folder {out} would overwrite the input; "
+                             "choose another folder")
+    return run_batch(partial(deface_file, method=method), pairs, workers=jobs,
+                     is_done=_defaced, progress=progress, desc=f"deface ({method})")
+
+
+def _defaced(output: Path) -> bool:
+    """A defaced output is finished when it and its changed-voxel mask exist."""
+    return output.exists() and changed_mask_path(output).exists()
 
 
 # ---- masks ------------------------------------------------------------------------------------
