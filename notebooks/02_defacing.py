@@ -296,12 +296,13 @@ for method, row in rows.items():
 # mask (`NAME_changed.nii.gz`), keeping the input's voxel order and data type:
 #
 # ```bash
-# .venv/bin/refacing deface --method blur   data/synthetic/IXI*-T1.nii.gz --out data/blurred --jobs 2
-# .venv/bin/refacing deface --method remove data/synthetic/IXI*-T1.nii.gz --out data/removed --jobs 2
+# .venv/bin/refacing deface --method blur   data/synthetic --out data/anonymized/blur/synthetic --jobs 2
+# .venv/bin/refacing deface --method remove data/synthetic --out data/anonymized/remove/synthetic --jobs 2
 # ```
 #
-# On the real IXI (581 volumes) this takes a while; the next notebooks use the defaced volumes
-# it writes. We do not run it here.
+# These are the folders where the next notebooks look for the anonymized volumes (notebook 03
+# runs the same thing from Python with `deface_folder`). On the real IXI (581 volumes) it takes
+# a while. We do not run it here.
 
 # %% [markdown]
 # ## Compare the three versions slice by slice

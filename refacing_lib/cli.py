@@ -14,6 +14,9 @@ from .profiles import data_root
 
 #: ``refacing_lib.deface.METHODS``, spelled out so that ``refacing --help`` need not import it.
 DEFACE_METHODS = ("blur", "remove")
+#: ``refacing_lib.slices.SPACINGS`` and ``MIDPLANES``, spelled out for the same reason.
+SLICE_SPACINGS = ("tight", "loose")
+SLICE_MIDPLANES = ("head", "array")
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -32,29 +35,25 @@ def _fetch_ixi(args: argparse.Namespace) -> None:
 
 
 def _deface(args: argparse.Namespace) -> None:
-    from functools import partial
+    from .deface import deface_folder
 
-    from .batch import find_nifti, run_batch
-    from .deface import deface_file
-
-    jobs = [(source, args.out / source.name) for source in find_nifti(args.inputs)]
-    for source, output in jobs:
-        if output.resolve() == source.resolve():
-            raise ValueError(f"{source}: --out {args.out} would overwrite the input; "
-                             "choose another folder")
-    report = run_batch(partial(deface_file, method=args.method), jobs, workers=args.jobs,
-                       is_done=_defaced, desc=f"deface ({args.method})")
+    report = deface_folder(args.inputs, args.out, args.method, jobs=args.jobs)
     print(report.summary())
     if not report.ok:
-        raise RuntimeError(f"{len(report.failed)} of {len(jobs)} files failed (listed above); "
+        total = len(report.done) + len(report.skipped) + len(report.failed)
+        raise RuntimeError(f"{len(report.failed)} of {total} files failed (listed above); "
                            "run the same command again to retry them, finished files are skipped")
 
 
-def _defaced(output: Path) -> bool:
-    """A defaced output is finished when it and its changed-voxel mask exist."""
-    from .deface import changed_mask_path
+def _slices(args: argparse.Namespace) -> None:
+    from .datasets import build_dataset
+    from .profiles import anonymized_dir, dataset_dir
 
-    return output.exists() and changed_mask_path(output).exists()
+    originals = args.originals or data_root() / args.source
+    anonymized = args.anonymized or anonymized_dir(args.source, args.method)
+    out = args.out or dataset_dir(args.source, args.experiment, args.method)
+    build_dataset(originals, anonymized, out, experiment=args.experiment, spacing=args.spacing,
+                  midplane=args.midplane, overwrite=args.overwrite)
 
 
 def _notebooks(args: argparse.Namespace) -> None:
@@ -93,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes")
     p.set_defaults(func=_deface)
 
+    p = sub.add_parser("slices", help="build the 21-slice train/test dataset of an experiment")
+    p.add_argument("--experiment", required=True, choices=("guys", "all"),
+                   help="the paper's split: Guy's subjects only, or all three sites")
+    p.add_argument("--method", required=True, choices=DEFACE_METHODS,
+                   help="which anonymization is domain A")
+    p.add_argument("--source", default="synthetic", choices=("synthetic", "ixi"),
+                   help="which data under the data root (default: synthetic)")
+    p.add_argument("--originals", type=Path, help="folder of original volumes "
+                   "(default: <data>/SOURCE)")
+    p.add_argument("--anonymized", type=Path, help="folder of their anonymized versions "
+                   "(default: <data>/anonymized/METHOD/SOURCE, from `refacing deface`)")
+    p.add_argument("--out", type=Path, help="dataset folder "
+                   "(default: <data>/datasets/SOURCE-EXPERIMENT-METHOD)")
+    p.add_argument("--spacing", default="tight", type=_spacing, help="slice spacing: tight (1.8 mm, the "
+                   "paper's), loose (3.6 mm) or a distance in mm")
+    p.add_argument("--midplane", default="head", choices=SLICE_MIDPLANES,
+                   help="mid-sagittal plane: the head's centre or the array's (the paper's)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a dataset built with other settings or inputs")
+    p.set_defaults(func=_slices)
+
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
     p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
     p.add_argument("--out", type=Path, default=Path("build"), help="folder for executed notebooks")
@@ -106,6 +126,16 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _spacing(text: str) -> str | float:
+    if text in SLICE_SPACINGS:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be {' or '.join(SLICE_SPACINGS)} or a distance in mm, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

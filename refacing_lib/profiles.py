@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["PROFILES_DIR", "load_profile", "data_root"]
+__all__ = ["PROFILES_DIR", "load_profile", "data_root", "anonymized_dir", "dataset_dir"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -60,3 +60,18 @@ def data_root() -> Path:
     if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
         return checkout / "data"
     return Path.cwd() / "data"
+
+
+def anonymized_dir(source: str, method: str) -> Path:
+    """Where the anonymized volumes of a source go: ``<data root>/anonymized/{method}/{source}``.
+
+    ``source`` is ``"synthetic"`` or ``"ixi"`` (the folder name of the originals under the
+    data root), ``method`` ``"blur"`` or ``"remove"``.
+    """
+    return data_root() / "anonymized" / method / source
+
+
+def dataset_dir(source: str, experiment: str, method: str) -> Path:
+    """The slice dataset of one experiment and anonymization:
+    ``<data root>/datasets/{source}-{experiment}-{method}``."""
+    return data_root() / "datasets" / f"{source}-{experiment}-{method}"

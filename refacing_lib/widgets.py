@@ -13,7 +13,7 @@ from IPython.display import display
 
 from .plotting import AXIS_NAMES, robust_max, show_slice
 
-__all__ = ["SliceBrowser"]
+__all__ = ["SliceBrowser", "DatasetBrowser"]
 
 
 class SliceBrowser:
@@ -93,6 +93,67 @@ class SliceBrowser:
         """The 2-D images on screen now, by volume name (rows up, columns right)."""
         return {name: np.asarray(ax.images[0].get_array())
                 for name, ax in zip(self.volumes, self.figure.axes)}
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+class DatasetBrowser:
+    """Browse the image pairs of a slice dataset: anonymized (A) beside original (B).
+
+    Parameters
+    ----------
+    dataset : refacing_lib.datasets.SliceDataset
+        From :func:`refacing_lib.datasets.open_dataset`.
+    split : {"train", "test"}
+        Initial split.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The controls and the figure.
+    split, index : ipywidgets.Dropdown, ipywidgets.IntSlider
+        The controls; setting their ``value`` redraws. The title of each image gives its
+        subject, site, sagittal slice index and offset from the mid-plane.
+    """
+
+    def __init__(self, dataset, split: str = "train"):
+        self.dataset = dataset
+        self.split = W.Dropdown(options=["train", "test"], value=split, description="split")
+        self.index = W.IntSlider(value=0, min=0, max=self._count(split) - 1,
+                                 description="image", continuous_update=False)
+        self.output = W.Output()
+        self.widget = W.VBox([W.HBox([self.split, self.index]), self.output])
+        self.split.observe(self._on_split, names="value")
+        self.index.observe(lambda _: self.draw(), names="value")
+        self.figure = None
+        self.draw()
+
+    def _count(self, split: str) -> int:
+        return len(self.dataset.arrays[split, "A"])
+
+    def _on_split(self, change) -> None:
+        with self.index.hold_trait_notifications():
+            self.index.max = self._count(change["new"]) - 1
+            self.index.value = 0
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw the current pair."""
+        split, i = self.split.value, self.index.value
+        meta = self.dataset.metadata
+        row = meta[(meta["split"] == split) & (meta["index"] == i)].iloc[0]
+        self.figure, axes = plt.subplots(1, 2, figsize=(9, 4.8), layout="constrained")
+        for ax, domain in zip(axes, ("A", "B")):
+            ax.imshow(self.dataset.images(split, domain, i), cmap="gray", vmin=-1, vmax=1)
+            ax.set_title(f"{domain} ({'anonymized' if domain == 'A' else 'original'})")
+            ax.set_axis_off()
+        self.figure.suptitle(f"{split} {i}: {row['subject']} ({row['site']}), sagittal slice "
+                             f"{row['slice']}, {row['offset_mm']:+.1f} mm from the mid-plane")
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.figure)
+        plt.close(self.figure)
 
     def _ipython_display_(self) -> None:
         display(self.widget)

@@ -49,3 +49,44 @@ def synth_ixi_cohort(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth_ixi")
     paths = make_cohort(out, subjects=3, seed=0, progress=False)
     return out, paths
+
+
+# ---- slice datasets (refacing_lib.slices, refacing_lib.datasets) -----------------------------
+
+SLICE_COHORT_SHAPE = (40, 64, 72)  # RAS shape of the small heads of slice_cohort
+SLICE_COHORT_NAMES = ("IXI002-Guys-0828-T1.nii.gz", "IXI012-HH-1211-T1.nii.gz",
+                      "IXI013-HH-1212-T1.nii.gz", "IXI014-HH-1213-T1.nii.gz",
+                      "IXI021-Guys-0703-T1.nii.gz", "IXI025-Guys-0852-T1.nii.gz",
+                      "IXI029-IOP-0721-T1.nii.gz", "IXI030-IOP-0722-T1.nii.gz")
+
+
+def small_head(seed, shift_x=0.0, shape=SLICE_COHORT_SHAPE):
+    """A textured ellipsoid 'head' (RAS, 1.2 x 0.9375 x 0.9375 mm voxels), background 0..1.
+
+    Returns the float32 array; its head centre is ``shift_x`` voxels right of the array centre.
+    """
+    rng = np.random.default_rng(seed)
+    i, j, k = np.indices(shape, dtype=np.float32)
+    cx, cy, cz = (np.array(shape) - 1) / 2
+    r = ((i - cx - shift_x) / (shape[0] * 0.4)) ** 2 + ((j - cy) / (shape[1] * 0.42)) ** 2 \
+        + ((k - cz) / (shape[2] * 0.42)) ** 2
+    data = np.where(r < 1, 400 + 300 * rng.random(shape), rng.random(shape))
+    return data.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def slice_cohort(tmp_path_factory):
+    """Small IXI-named heads and 'anonymized' copies (front 12 voxels zeroed), as IXI stores them.
+
+    Returns ``(originals, anonymized)`` folders; 8 subjects: 3 Guys, 3 HH, 2 IOP.
+    """
+    from refacing_lib.io import save_volume
+
+    root = tmp_path_factory.mktemp("slice_cohort")
+    affine = np.diag([1.2, 0.9375, 0.9375, 1.0])
+    for n, name in enumerate(SLICE_COHORT_NAMES):
+        data = small_head(n, shift_x=(n % 3) - 1)
+        save_volume(root / "original" / name, data, affine, orientation="PSR", dtype=np.int16)
+        data[:, -12:, :] = 0
+        save_volume(root / "anonymized" / name, data, affine, orientation="PSR", dtype=np.int16)
+    return root / "original", root / "anonymized"

@@ -14,7 +14,7 @@ from refacing_lib.io import load_volume
 def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("refacing")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("synth", "fetch-ixi", "deface", "notebooks"):
+    for command in ("synth", "fetch-ixi", "deface", "slices", "notebooks"):
         assert command in out
 
 
@@ -130,3 +130,43 @@ def test_deface_blur_writes_a_blurred_face_and_its_mask(synth_ixi_cohort, tmp_pa
     changed = load_volume(out / paths[2].name.replace(".nii.gz", "_changed.nii.gz")).data > 0
     assert changed.any()
     np.testing.assert_array_equal(blurred.data[~changed], original.data[~changed])
+
+
+# ---- refacing slices ---------------------------------------------------------------------------
+
+def test_slice_settings_match_the_library():
+    from refacing_lib.slices import MIDPLANES, SPACINGS
+
+    assert cli.SLICE_SPACINGS == tuple(SPACINGS) and cli.SLICE_MIDPLANES == MIDPLANES
+
+
+def test_slices_builds_in_the_data_root_layout(slice_cohort, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from refacing_lib.datasets import open_dataset
+
+    originals, anonymized = slice_cohort
+    monkeypatch.setenv("REFACING_DATA", str(tmp_path))
+    shutil.copytree(originals, tmp_path / "synthetic")
+    args = ["slices", "--experiment", "guys", "--method", "remove"]
+    assert cli.main(args) == 1                     # nothing anonymized yet
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'anonymized' / 'remove' / 'synthetic'}: no such folder" in err
+    assert "refacing deface" in err
+    shutil.copytree(anonymized, tmp_path / "anonymized" / "remove" / "synthetic")
+    assert cli.main(args + ["--spacing", "1.5"]) == 0
+    ds = open_dataset(tmp_path / "datasets" / "synthetic-guys-remove")
+    assert ds.info["counts"]["test"] == {"images": 21, "subjects": 1}   # 3 Guys: 2 train, 1 test
+    assert ds.info["settings"]["spacing"] == 1.5
+    assert "42 train and 21 test image pairs" in capsys.readouterr().out
+    assert cli.main(args + ["--spacing", "1.5"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert cli.main(args) == 1                     # other spacing: kept, explained
+    assert "spacing: 1.5 -> 'tight'" in capsys.readouterr().err
+    assert cli.main(args + ["--overwrite"]) == 0
+
+
+def test_slices_refuses_a_bad_spacing(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["slices", "--experiment", "all", "--method", "blur", "--spacing", "wide"])
+    assert "must be tight or loose or a distance in mm, got 'wide'" in capsys.readouterr().err
