@@ -90,3 +90,14 @@ def slice_cohort(tmp_path_factory):
         data[:, -12:, :] = 0
         save_volume(root / "anonymized" / name, data, affine, orientation="PSR", dtype=np.int16)
     return root / "original", root / "anonymized"
+
+
+@pytest.fixture(scope="session")
+def slice_dataset(slice_cohort, tmp_path_factory):
+    """The 'all' dataset of slice_cohort (105 train, 63 test image pairs at 256 x 256)."""
+    from refacing_lib.datasets import build_dataset, open_dataset
+
+    originals, anonymized = slice_cohort
+    out = tmp_path_factory.mktemp("slice_dataset") / "synthetic-all-remove"
+    return open_dataset(build_dataset(originals, anonymized, out, progress=False,
+                                      log=lambda line: None))

@@ -1,0 +1,202 @@
+"""CycleGAN training: schedule, pool, one trace, exact resume, interrupts, NaN, devices."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refacing_lib import training
+from refacing_lib.profiles import load_profile
+from refacing_lib.training import (CycleGAN, ImagePool, TrainConfig, TrainingDiverged,
+                                   learning_rate_at, load_generator, train)
+
+# tiny networks: the behaviour under test does not depend on their size
+TINY = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2)
+
+
+def _weights(gan):
+    return [np.asarray(v.numpy()) for v in gan._state().values()]
+
+
+def test_learning_rate_is_constant_then_falls_linearly_to_zero():
+    rates = [learning_rate_at(s, 10, 2e-4) for s in range(10)]
+    assert rates[:6] == [2e-4] * 6
+    np.testing.assert_allclose(rates[6:], [1.6e-4, 1.2e-4, 0.8e-4, 0.4e-4])
+    assert learning_rate_at(10, 10, 2e-4) == 0
+    assert learning_rate_at(3, 10, 1.0, decay_from=0.0) == pytest.approx(0.7)
+
+
+def test_config_from_profile_checks_its_values():
+    config = TrainConfig.from_profile({"image_size": 64, "epochs": 3, "data_source": "x"})
+    assert (config.image_size, config.epochs, config.filters) == (64, 3, 32)
+    with pytest.raises(ValueError, match="image_size must be a multiple of 8, got 60"):
+        TrainConfig.from_profile({"image_size": 60})
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        TrainConfig.from_profile({}, batch_size=0)
+
+
+def test_image_pool_keeps_and_swaps_past_fakes():
+    import tensorflow as tf
+
+    pool = ImagePool(3, (1, 1, 1))
+    seen, outputs = [], []
+    for step in range(200):
+        fake = tf.fill((1, 1, 1, 1), float(step))
+        out = float(pool.query(fake, tf.constant([0, step]))[0, 0, 0, 0])
+        stored = sorted(pool.images.numpy().ravel().tolist())
+        if step < 3:
+            assert out == step                       # filling: returned as it is
+        else:
+            assert out == step or out in seen        # the new one, or a past one
+            assert len(stored) == 3 and set(stored) <= set(seen + [step])
+        seen.append(step)
+        outputs.append(out)
+    swapped = np.mean([o != s for s, o in enumerate(outputs)][3:])
+    assert 0.4 < swapped < 0.6                       # half of the queries return a past fake
+    again = ImagePool(3, (1, 1, 1))
+    replay = [float(again.query(tf.fill((1, 1, 1, 1), float(s)), tf.constant([0, s]))[0, 0, 0, 0])
+              for s in range(200)]
+    assert replay == outputs                         # (seed, step) decide every draw
+
+
+@pytest.mark.slow
+def test_training_traces_once_logs_and_saves(slice_dataset, tmp_path):
+    config = TrainConfig(**TINY, epochs=2, steps_per_epoch=4)
+    lines = []
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append)
+    assert (result.step, result.epoch, result.total_steps) == (8, 2, 8)
+    assert result.gan.trace_count == 1
+    history = result.history()
+    assert history["step"].tolist() == list(range(1, 9))
+    assert set(training.LOSSES) <= set(history.columns)
+    np.testing.assert_allclose(history["learning_rate"],
+                               [learning_rate_at(s, 8, 2e-4) for s in range(8)], rtol=1e-5)
+    assert np.isfinite(history["cycle"]).all() and (history["cycle"] > 0).all()
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == \
+        ["epoch_001.png", "epoch_002.png"]
+    assert list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
+    assert result.checkpoint.name == "step_0000008.npz"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["image_size"] == 32
+    generator = load_generator(tmp_path / "run")
+    x = slice_dataset.images("test", "A", slice(0, 1))[..., None][:, ::8, ::8]
+    np.testing.assert_allclose(np.asarray(generator(x)), np.asarray(result.gan.g_ab(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="already holds a training"):
+        train(slice_dataset, tmp_path / "run", config, resume=False, progress=False)
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(slice_dataset, tmp_path):
+    """6 steps in one go == 4 steps (mid-epoch, pool full and swapping) + resume + 2 steps."""
+    config = TrainConfig(**TINY, epochs=2, steps_per_epoch=3, pool_size=2)
+    whole = train(slice_dataset, tmp_path / "whole", config, progress=False, log=lambda l: None)
+    first = train(slice_dataset, tmp_path / "split", config, until_step=4, progress=False,
+                  log=lambda l: None)
+    assert first.step == 4 and first.checkpoint.name == "step_0000004.npz"
+    lines = []
+    second = train(slice_dataset, tmp_path / "split", config, progress=False, log=lines.append)
+    assert "resumed from" in lines[0] and "step 4 of 6" in lines[0]
+    assert second.step == 6
+    for a, b in zip(_weights(whole.gan), _weights(second.gan)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(whole.history()[list(training.LOSSES)],
+                               second.history()[list(training.LOSSES)], rtol=1e-4, atol=1e-6)
+    other = TrainConfig(**{**TINY, "filters": 8}, epochs=2, steps_per_epoch=3)
+    with pytest.raises(ValueError, match="other settings.*filters: 4 -> 8"):
+        train(slice_dataset, tmp_path / "split", other, progress=False)
+
+
+@pytest.mark.slow
+def test_interrupt_saves_a_checkpoint_and_resume_finishes(slice_dataset, tmp_path, monkeypatch):
+    config = TrainConfig(**TINY, epochs=1, steps_per_epoch=5)
+    calls = []
+    real = CycleGAN.set_learning_rate
+
+    def interrupt_before_step_4(self, value):
+        calls.append(value)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        real(self, value)
+
+    monkeypatch.setattr(CycleGAN, "set_learning_rate", interrupt_before_step_4)
+    lines = []
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append)
+    assert result.interrupted and result.step == 3
+    assert result.checkpoint.name == "step_0000003.npz"
+    assert "interrupted at step 3" in lines[-1]
+    monkeypatch.setattr(CycleGAN, "set_learning_rate", real)
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda l: None)
+    assert not result.interrupted and result.step == 5
+    assert result.history()["step"].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from refacing_lib import datasets
+
+    config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2)
+    train(slice_dataset, tmp_path / "run", config, until_step=2, progress=False,
+          log=lambda l: None)
+    good = tmp_path / "run" / "checkpoints" / "step_0000002.npz"
+    stamp = good.stat().st_mtime_ns
+    real = datasets._to_float
+    monkeypatch.setattr(datasets, "_to_float",            # a corrupt image: NaN pixels
+                        lambda *args: real(*args) * tf.constant(float("nan")))
+    with pytest.raises(TrainingDiverged, match=r"loss \w+ became nan at step 3 \(epoch 2\).*"
+                                               r"step_0000002.npz"):
+        train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda l: None)
+    assert sorted(p.name for p in good.parent.iterdir()) == ["step_0000002.npz"]
+    assert good.stat().st_mtime_ns == stamp
+    with np.load(good) as data:
+        assert all(np.isfinite(data[k]).all() for k in data.files if "/" in k)
+
+
+@pytest.mark.slow
+def test_two_devices_give_the_losses_of_one(slice_dataset, tmp_path):
+    """MirroredStrategy over two logical CPUs, global batch 4: same losses as one device."""
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from refacing_lib.datasets import open_dataset, cyclegan_pipeline
+        from refacing_lib.training import CycleGAN, TrainConfig
+        ds = open_dataset({str(slice_dataset.folder)!r})
+        config = TrainConfig(**{TINY!r}, batch_size=4)
+        losses = {{}}
+        for name, strategy in (("one", None),
+                               ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+            gan = CycleGAN(config, strategy)
+            batches = cyclegan_pipeline(ds, batch_size=4, image_size=32).take(3)
+            losses[name] = [list(gan.train_step(a, b, step).values()) for step, (a, b)
+                            in enumerate(gan.strategy.experimental_distribute_dataset(batches))]
+            assert gan.strategy.num_replicas_in_sync == (1 if name == "one" else 2)
+        np.save({str(tmp_path / "losses.npy")!r}, np.array([losses["one"], losses["two"]]))
+    """)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).parent)
+    assert run.returncode == 0, run.stderr[-3000:]
+    one, two = np.load(tmp_path / "losses.npy")
+    assert one.shape == (3, len(training.LOSSES)) and np.isfinite(one).all()
+    np.testing.assert_allclose(two, one, rtol=2e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_full_profile_builds_and_runs_one_step_on_cpu(slice_dataset, tmp_path):
+    config = TrainConfig.from_profile(load_profile("full"))
+    assert (config.image_size, config.batch_size, config.epochs) == (256, 1, 200)
+    assert (config.filters, config.residual_blocks, config.pool_size) == (32, 9, 50)
+    result = train(slice_dataset, tmp_path / "run", config, until_step=1, progress=False,
+                   log=lambda l: None)
+    assert result.step == 1 and result.total_steps == 200 * 105
+    assert result.gan.g_ab.count_params() == 2_849_537
+    row = result.history().iloc[0]
+    assert np.isfinite(row[list(training.LOSSES)].astype(float)).all()
+    assert row["learning_rate"] == pytest.approx(2e-4)
