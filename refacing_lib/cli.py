@@ -56,6 +56,57 @@ def _slices(args: argparse.Namespace) -> None:
                   midplane=args.midplane, overwrite=args.overwrite)
 
 
+def _training_setup(args: argparse.Namespace):
+    """The profile and the data source, experiment, method and run folder of train/reface."""
+    from .profiles import load_profile, run_dir
+
+    profile = load_profile(args.profile)
+    source = args.source or profile.get("data_source", "synthetic")
+    experiment = args.experiment or profile.get("experiment", "all")
+    method = args.method or profile.get("method", "remove")
+    run = args.run or run_dir(source, experiment, method)
+    return profile, source, experiment, method, run
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .profiles import dataset_dir
+    from .training import TrainConfig, train
+
+    profile, source, experiment, method, run = _training_setup(args)
+    config = TrainConfig.from_profile(profile)
+    dataset = args.dataset or dataset_dir(source, experiment, method)
+    print(f"training {run} on {dataset} ({profile.get('profile', args.profile)} profile)")
+    result = train(dataset, run, config, resume=not args.fresh, until_step=args.until_step)
+    return 130 if result.interrupted else 0
+
+
+def _reface(args: argparse.Namespace) -> None:
+    from functools import partial
+
+    from .batch import find_nifti, run_batch
+    from .datasets import open_dataset
+    from .reface import reface_dataset, reface_file
+    from .training import load_generator
+
+    _, _, _, _, run = _training_setup(args)
+    if bool(args.dataset) == bool(args.inputs):
+        raise ValueError("give either --dataset DIR or anonymized volumes (INPUT... --out DIR)")
+    generator = load_generator(run)
+    if args.dataset:
+        dataset = open_dataset(args.dataset)
+        out = Path(run) / "refaced" / f"{dataset.folder.name}-{args.split}.npy"
+        refaced = reface_dataset(generator, dataset, args.split, out=out)
+        print(f"{len(refaced)} {args.split} slices refaced -> {out}")
+        return
+    if args.out is None:
+        raise ValueError("--out DIR is needed for refaced volumes")
+    jobs = [(source, args.out / source.name) for source in find_nifti(args.inputs)]
+    report = run_batch(partial(reface_file, generator=generator), jobs, desc="reface")
+    print(report.summary())
+    if not report.ok:
+        raise RuntimeError(f"{len(report.failed)} of {len(jobs)} files failed (listed above)")
+
+
 def _notebooks(args: argparse.Namespace) -> None:
     from .course import run_notebooks
 
@@ -113,6 +164,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace a dataset built with other settings or inputs")
     p.set_defaults(func=_slices)
 
+    for name, text in (("train", "train the CycleGAN on a slice dataset (resumes by default)"),
+                       ("reface", "reface anonymized slices or volumes with a trained generator")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--profile", default="quick", help="quick, full, or a YAML file; sets "
+                       "the network, the training and the defaults below")
+        p.add_argument("--source", choices=("synthetic", "ixi"), help="default: the profile's")
+        p.add_argument("--experiment", choices=("guys", "all"), help="default: the profile's")
+        p.add_argument("--method", choices=DEFACE_METHODS, help="default: the profile's")
+        p.add_argument("--run", type=Path, help="run folder (default: "
+                       "<data>/runs/SOURCE-EXPERIMENT-METHOD)")
+    train_p, reface_p = sub.choices["train"], sub.choices["reface"]
+    train_p.add_argument("--dataset", type=Path, help="slice dataset (default: "
+                         "<data>/datasets/SOURCE-EXPERIMENT-METHOD, from `refacing slices`)")
+    train_p.add_argument("--until-step", type=_positive_int,
+                         help="stop after this many steps in all (a checkpoint is saved)")
+    train_p.add_argument("--fresh", action="store_true",
+                         help="refuse to resume: fail if the run folder has a checkpoint")
+    train_p.set_defaults(func=_train)
+    reface_p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
+                          help="anonymized .nii/.nii.gz files or folders (their "
+                               "NAME_changed.nii.gz masks limit what is replaced)")
+    reface_p.add_argument("--out", type=Path, help="output folder for refaced volumes")
+    reface_p.add_argument("--dataset", type=Path, help="reface a dataset split instead; "
+                          "writes RUN/refaced/DATASET-SPLIT.npy")
+    reface_p.add_argument("--split", default="test", choices=("train", "test"))
+    reface_p.set_defaults(func=_reface)
+
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
     p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
     p.add_argument("--out", type=Path, default=Path("build"), help="folder for executed notebooks")
@@ -142,14 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``refacing`` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except KeyboardInterrupt:
         print("refacing: interrupted; finished files are kept and skipped next time", file=sys.stderr)
         return 130
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"refacing {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

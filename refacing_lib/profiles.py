@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["PROFILES_DIR", "load_profile", "data_root", "anonymized_dir", "dataset_dir"]
+__all__ = ["PROFILES_DIR", "load_profile", "data_root", "anonymized_dir", "dataset_dir", "run_dir"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -75,3 +75,9 @@ def dataset_dir(source: str, experiment: str, method: str) -> Path:
     """The slice dataset of one experiment and anonymization:
     ``<data root>/datasets/{source}-{experiment}-{method}``."""
     return data_root() / "datasets" / f"{source}-{experiment}-{method}"
+
+
+def run_dir(source: str, experiment: str, method: str) -> Path:
+    """The folder of one CycleGAN training (checkpoints, logs, samples, refaced outputs):
+    ``<data root>/runs/{source}-{experiment}-{method}``."""
+    return data_root() / "runs" / f"{source}-{experiment}-{method}"

@@ -36,6 +36,7 @@ from .io import Volume
 
 __all__ = ["N_SLICES", "PERCENTILE", "IMAGE_SIZE", "PIXEL_MM", "SPACINGS", "MIDPLANES",
            "midsagittal_index", "slice_indices", "normalisation_scale", "sagittal_image",
+           "image_to_plane",
            "to_model_range", "from_model_range", "subject_slices"]
 
 N_SLICES = 21
@@ -183,6 +184,44 @@ def sagittal_image(data: np.ndarray, index: int, zooms, size: int = IMAGE_SIZE,
         dst.append(slice(max(-start, 0), max(-start, 0) + min(length, size)))
     image[dst[0], dst[1]] = plane[src[0], src[1]]
     return np.ascontiguousarray(image.T[::-1])
+
+
+def image_to_plane(image: np.ndarray, plane_shape, zooms, pixel_mm: float = PIXEL_MM) -> np.ndarray:
+    """Inverse of :func:`sagittal_image`: a square image back onto the voxels of a sagittal plane.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (size, size)
+        Row 0 superior, face to the right, pixels of ``pixel_mm``.
+    plane_shape : tuple of 2 ints
+        (ny, nz) of the volume's sagittal plane.
+    zooms : sequence of 3 floats
+        Voxel size in mm of the volume.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nz)
+        Axis 0 posterior -> anterior, axis 1 inferior -> superior, as ``data[i]`` of a RAS
+        volume. Where the image was cropped (a field of view wider than the image) it is 0.
+    """
+    size = image.shape[0]
+    factors = (zooms[1] / pixel_mm, zooms[2] / pixel_mm)
+    resample = max(abs(f - 1) for f in factors) > 0.005
+    # the plane on the image grid, before padding or cropping
+    grid = tuple(int(round(n * f)) for n, f in zip(plane_shape, factors)) if resample \
+        else tuple(plane_shape)
+    image = np.asarray(image, np.float32)[::-1].T                 # (anterior, superior) axes
+    plane = np.zeros(grid, np.float32)
+    src, dst = [], []
+    for length in grid:
+        start = (length - size) // 2
+        dst.append(slice(max(start, 0), max(start, 0) + min(length, size)))
+        src.append(slice(max(-start, 0), max(-start, 0) + min(length, size)))
+    plane[dst[0], dst[1]] = image[src[0], src[1]]
+    if resample:
+        plane = ndimage.zoom(plane, (plane_shape[0] / grid[0], plane_shape[1] / grid[1]),
+                             order=1, grid_mode=True, mode="nearest")
+    return plane
 
 
 def to_model_range(normalised: np.ndarray) -> np.ndarray:

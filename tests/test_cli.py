@@ -14,7 +14,7 @@ from refacing_lib.io import load_volume
 def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("refacing")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("synth", "fetch-ixi", "deface", "slices", "notebooks"):
+    for command in ("synth", "fetch-ixi", "deface", "slices", "train", "reface", "notebooks"):
         assert command in out
 
 
@@ -170,3 +170,40 @@ def test_slices_refuses_a_bad_spacing(capsys):
     with pytest.raises(SystemExit):
         cli.main(["slices", "--experiment", "all", "--method", "blur", "--spacing", "wide"])
     assert "must be tight or loose or a distance in mm, got 'wide'" in capsys.readouterr().err
+
+
+# ---- refacing train / reface --------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_train_then_reface_a_dataset_and_volumes(slice_dataset, slice_cohort, tmp_path, capsys):
+    import yaml
+
+    from refacing_lib.io import load_volume
+
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump({
+        "profile": "tiny", "data_source": "synthetic", "experiment": "all", "method": "remove",
+        "image_size": 32, "filters": 4, "residual_blocks": 1, "disc_filters": 8, "epochs": 1,
+        "steps_per_epoch": 3, "samples": 1}))
+    run = tmp_path / "run"
+    common = ["--profile", str(profile), "--run", str(run)]
+    assert cli.main(["train", *common, "--dataset", str(slice_dataset.folder),
+                     "--until-step", "2"]) == 0
+    assert (run / "checkpoints" / "step_0000002.npz").is_file()
+    assert cli.main(["train", *common, "--dataset", str(slice_dataset.folder)]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert cli.main(["train", *common, "--dataset", str(slice_dataset.folder), "--fresh"]) == 1
+    assert "already holds a training" in capsys.readouterr().err
+
+    assert cli.main(["reface", *common, "--dataset", str(slice_dataset.folder)]) == 0
+    refaced = np.load(run / "refaced" / f"{slice_dataset.folder.name}-test.npy")
+    assert refaced.shape == (63, 32, 32) and np.abs(refaced).max() <= 1
+
+    _, anonymized = slice_cohort
+    assert cli.main(["reface", *common, str(anonymized), "--out", str(tmp_path / "vol")]) == 0
+    assert "8 written" in capsys.readouterr().out
+    name = "IXI002-Guys-0828-T1.nii.gz"
+    before, after = load_volume(anonymized / name).data, load_volume(tmp_path / "vol" / name).data
+    assert after.shape == before.shape and (after != before).any()
+    assert cli.main(["reface", *common]) == 1
+    assert "either --dataset DIR or anonymized volumes" in capsys.readouterr().err

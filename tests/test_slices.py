@@ -109,3 +109,29 @@ def test_anonymized_volume_on_another_grid_is_refused():
     other = _volume(small_head(5, shape=(40, 64, 70)), name="anon.nii.gz")
     with pytest.raises(ValueError, match="anon.nii.gz is not on the grid of orig.nii.gz"):
         subject_slices(original, {"blur": other})
+
+
+@pytest.mark.parametrize("shape, zooms", [((3, 256, 256), ZOOMS), ((3, 300, 200), ZOOMS),
+                                          ((3, 120, 100), (1.0, 2.0, 2.0))])
+def test_image_to_plane_inverts_sagittal_image(shape, zooms):
+    from refacing_lib.slices import image_to_plane
+
+    rng = np.random.default_rng(6)
+    data = ndimage_smooth(rng.random(shape).astype(np.float32))
+    image = sagittal_image(data, 1, zooms)
+    plane = image_to_plane(image, shape[1:], zooms)
+    assert plane.shape == shape[1:]
+    if zooms == ZOOMS:      # no resampling: exact where the image holds the plane
+        window = (slice(max(0, (shape[1] - 256) // 2), None), slice(max(0, (shape[2] - 256) // 2), None))
+        inside = np.zeros(shape[1:], bool)
+        inside[window[0].start:window[0].start + 256, window[1].start:window[1].start + 256] = True
+        np.testing.assert_array_equal(plane[inside], data[1][inside])
+        assert not plane[~inside].any()
+    else:                   # 2 mm voxels, 0.9375 mm pixels and back: smooth data survives
+        np.testing.assert_allclose(plane[5:-5, 5:-5], data[1][5:-5, 5:-5], atol=0.02)
+
+
+def ndimage_smooth(data):
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(data, (0, 3, 3))
