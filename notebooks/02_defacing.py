@@ -109,8 +109,11 @@ print(f"{path.name}: RAS shape {vol.shape}, voxels {tuple(round(z, 4) for z in v
 #    the Otsu threshold; the largest connected part, closed and filled (air cavities included).
 # 2. **Brain estimate**: inside the head, the bright tissue (grey and white matter); eroded by
 #    7 mm so that the brain comes apart from scalp, eyes and neck, the deep part in the upper
-#    head kept, then grown back. Everything within `BRAIN_MARGIN_MM` of it is **protected**:
-#    no method ever changes a protected voxel.
+#    head kept, then grown back. Because a scanner's bias field can darken the base of the
+#    frontal lobes, the brain is looked for a second time on the image divided by a smooth
+#    bias estimate, and completed above the brow by its own mirror image (left and right
+#    halves of a brain are nearly symmetric). Everything within `BRAIN_MARGIN_MM` of these is
+#    **protected**: no method ever changes a protected voxel.
 # 3. **Face region**: a region of the sagittal plane, the same for every sagittal slice: from a
 #    little above the floor of the frontal lobe (the brow) down to below the chin, and within a
 #    set depth behind the front of the head at each height. The protected margin is cut out

@@ -19,7 +19,14 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    dilated back by 7 mm within the same voxels, then grown by up to 12 mm into tissue brighter
    than 0.35 of the brain's median (thin or darker gyri at the skull base) and filled. This finds
    the cerebrum and brainstem; the cerebellum, behind and below them, is far from the face.
-   Everything within :data:`BRAIN_MARGIN_MM` of it is protected: never changed.
+2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
+   that estimate, right above the orbits. So the same steps are run again on the image divided
+   by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
+   intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
+   out of the skull), and, above the brow and within 8 mm of it, the result is completed by
+   its mirror image about the middle of the head (a lateral corner found on one side only).
+   Everything within :data:`BRAIN_MARGIN_MM` of the estimate or of these completions is
+   protected: never changed. They only protect; the face region is measured on the estimate.
 3. **Face region** (sagittal, applied to every sagittal slice): from 20 mm above the brow (the
    lowest point of the front 15% of the brain) down to 10 mm below the chin (where the head's
    anterior profile recedes by 20 mm), and from the anterior profile back by 62 mm at the eyes,
@@ -65,6 +72,12 @@ _DEEP_MM = 20.0        # the brain is the part with most voxels deeper than this
 _GROW_MM = 12.0       # how far the brain estimate may grow into darker tissue
 _GROW_LEVEL = 0.35    # ... brighter than this fraction of the brain's median
 _BRAIN_ML = (600.0, 2600.0)   # plausible volume of the cerebrum estimate
+_BIAS_SCALE_MM = 100.0  # unit of the coordinates of the quadratic bias fit
+_BIAS_KEEP = 0.6       # the bias is fitted to this brighter fraction of the brain (white matter)
+_BIAS_MAX = 0.6        # limit of the fitted log bias (a factor between 0.55 and 1.8)
+_REFIT_PAD_MM = 30.0   # the bias-corrected brain is looked for this far around the estimate
+_REFIT_MAX_ML = 200.0  # ... and ignored if it adds more than this (it flooded into the face)
+_MIRROR_REACH_MM = 8.0  # the mirror image of the brain protects only this close to the brain
 _MIN_FACE_ML = 150.0   # head tissue in the face region below which there is no face to work on
 # Depth of the face behind the head's anterior profile (mm) against height above the brow (mm)
 _DEPTH_TABLE = ([-200.0, -110.0, -60.0, -30.0, -20.0, 20.0], [60.0, 75.0, 75.0, 88.0, 62.0, 62.0])
@@ -88,7 +101,8 @@ class FaceFinding:
     brain : numpy.ndarray of bool, shape (nx, ny, nz)
         The brain estimate (cerebrum, usually the brainstem), at the ~2 mm working resolution.
     protected : numpy.ndarray of bool, shape (nx, ny, nz)
-        Within :data:`BRAIN_MARGIN_MM` of ``brain``: never changed.
+        Within :data:`BRAIN_MARGIN_MM` of ``brain``, of the brain found again after a bias
+        correction, or of their mirror image just around them above the brow: never changed.
     face_region : numpy.ndarray of bool, shape (ny, nz)
         Sagittal (posterior->anterior, inferior->superior) region of the face; it applies to
         every sagittal slice ``data[i]``.
@@ -129,14 +143,15 @@ def find_face(volume: Volume) -> FaceFinding:
     coarse = _block_mean(volume.data, factors)
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
     head_c = _head_mask(coarse)
-    brain_c = _brain_mask(coarse, head_c, zc, name)
+    seed_c = _seed_zone(head_c, zc)
+    brain_c = _brain_mask(coarse, head_c, seed_c, zc, name)
     brain_ml = brain_c.sum() * np.prod(zc) / 1000
     if not _BRAIN_ML[0] <= brain_ml <= _BRAIN_ML[1]:
         raise DefaceError(
             f"{name}: found no brain of plausible size (estimate {brain_ml:.0f} ml, expected "
             f"{_BRAIN_ML[0]:.0f}-{_BRAIN_ML[1]:.0f} ml); is this a T1-weighted whole head?")
     _check_t1_contrast(coarse, head_c, brain_c, zc, name)
-    near_c = ndi.distance_transform_edt(~brain_c, sampling=zc) <= BRAIN_MARGIN_MM
+    near_c = _within(_guarded(coarse, head_c, seed_c, brain_c, zc), BRAIN_MARGIN_MM, zc)
     head = _upsample(head_c, factors, volume.shape)
     brain = _upsample(brain_c, factors, volume.shape)
     protected = _upsample(near_c, factors, volume.shape)
@@ -336,25 +351,44 @@ def _closing(mask: np.ndarray, steps: int) -> np.ndarray:
     return ndi.binary_closing(padded, iterations=steps)[(slice(steps, -steps),) * 3]
 
 
-def _brain_mask(coarse, head, zooms, name) -> np.ndarray:
-    tissue = coarse[head]
-    if tissue.size < 100:
-        raise DefaceError(f"{name}: found no head (almost every voxel is background)")
-    cand = head & (coarse > 0.5 * threshold_otsu(tissue))
-    core = ndi.distance_transform_edt(cand, sampling=zooms) > _ERODE_MM
+def _seed_zone(head: np.ndarray, zooms) -> np.ndarray:
+    """Where the brain must be: more than ``_DEEP_MM`` inside the head, in its upper half."""
+    if not head.any():
+        return head
     depth = ndi.distance_transform_edt(head, sampling=zooms)
     z = np.nonzero(head.any(axis=(0, 1)))[0]
     upper = np.zeros(head.shape, bool)
     upper[:, :, (z[0] + z[-1]) // 2:] = True
+    return (depth > _DEEP_MM) & upper
+
+
+def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
+    """Voxels within ``mm`` of ``mask`` (the distance transform runs over the bounding box of
+    ``mask`` grown by ``mm``, which holds every such voxel)."""
+    out = np.zeros(mask.shape, bool)
+    box = _bounding_box(mask, zooms, mm + max(zooms))
+    if box is not None:
+        out[box] = ndi.distance_transform_edt(~mask[box], sampling=zooms) <= mm
+    return out
+
+
+def _brain_mask(coarse, head, seed, zooms, name, level=None) -> np.ndarray:
+    """The brain estimate (step 2 of the module's description); ``seed`` is
+    :func:`_seed_zone`, ``level`` the candidate threshold (half the head's Otsu threshold)."""
+    tissue = coarse[head]
+    if tissue.size < 100:
+        raise DefaceError(f"{name}: found no head (almost every voxel is background)")
+    level = 0.5 * threshold_otsu(tissue) if level is None else level
+    cand = head & (coarse > level)
+    core = ndi.distance_transform_edt(cand, sampling=zooms) > _ERODE_MM
     labels, n = ndi.label(core)
-    score = np.bincount(labels[(depth > _DEEP_MM) & upper], minlength=n + 1)
+    score = np.bincount(labels[seed], minlength=n + 1)
     score[0] = 0
     if n == 0 or score.max() == 0:
         raise DefaceError(f"{name}: found no brain (no tissue more than {_DEEP_MM:.0f} mm deep "
                           "inside the head); is this a whole head?")
     core = labels == score.argmax()
-    grown = ndi.distance_transform_edt(~core, sampling=zooms) <= _ERODE_MM
-    brain = ndi.binary_fill_holes(grown & cand)
+    brain = ndi.binary_fill_holes(_within(core, _ERODE_MM, zooms) & cand)
     # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
     # than CSF, at most _GROW_MM further
     loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
@@ -364,13 +398,78 @@ def _brain_mask(coarse, head, zooms, name) -> np.ndarray:
 
 def _check_t1_contrast(coarse, head, brain, zooms, name) -> None:
     """Refuse images where the band around the brain (CSF, skull) is not darker than it."""
-    out = ndi.distance_transform_edt(~brain, sampling=zooms)
-    ring = head & (out > 0) & (out <= 6.0)
+    ring = head & _within(brain, 6.0, zooms) & ~brain
     ratio = np.median(coarse[ring]) / np.median(coarse[brain])
     if not ratio < 0.8:
         raise DefaceError(
             f"{name}: not a T1-weighted head: the CSF and skull around the brain estimate are "
             f"not darker than the brain (median ratio {ratio:.2f}, expected below 0.8)")
+
+
+def _guarded(coarse, head, seed, brain, zooms) -> np.ndarray:
+    """The brain estimate completed for protection (step 2b of the module's description).
+
+    The estimate, the brain found again (:func:`_brain_mask`, ``_REFIT_PAD_MM`` around the
+    estimate) in ``coarse`` divided by :func:`_bias_field` unless that adds more than
+    ``_REFIT_MAX_ML`` (it leaked out of the skull), and the mirror image of both about the
+    middle of the head's left-right extent where it lies above the brow (:func:`_brow`) and
+    within ``_MIRROR_REACH_MM`` of them (a leak into one orbit is not copied to the other).
+    """
+    box = _bounding_box(brain, zooms, _REFIT_PAD_MM)
+    corrected = coarse[box] / _bias_field(coarse, brain, zooms, box)
+    guard = brain.copy()
+    try:
+        level = 0.5 * threshold_otsu(corrected[head[box]])
+        again = _brain_mask(corrected, head[box], seed[box], zooms, "", level)
+    except (DefaceError, ValueError):     # nothing found again: the estimate alone
+        again = brain[box]
+    if (again & ~brain[box]).sum() * np.prod(zooms) / 1000 <= _REFIT_MAX_ML:
+        guard[box] |= again
+    xs = np.nonzero(head.any(axis=(1, 2)))[0]
+    source = xs[0] + xs[-1] - np.arange(head.shape[0])      # mirror of each sagittal slice
+    inside = (source >= 0) & (source < head.shape[0])
+    mirrored = np.zeros_like(guard)
+    mirrored[inside] = guard[source[inside]]
+    mirrored[:, :, : _brow(brain)] = False
+    return guard | (mirrored & head & _within(guard, _MIRROR_REACH_MM, zooms))
+
+
+def _bias_field(coarse, brain, zooms, box) -> np.ndarray:
+    """Smooth multiplicative bias over ``coarse[box]``, estimated from the brain estimate.
+
+    A quadratic in the three coordinates (mm from the brain's centroid, in units of
+    ``_BIAS_SCALE_MM``) is fitted to the log intensity of the brain's brighter ``_BIAS_KEEP``
+    (refitted three times to the voxels above the lower residuals: white matter, whatever the
+    shading); the field is normalised to 1 at the brain's median and limited to
+    ``exp(+-_BIAS_MAX)``.
+    """
+    idx = np.nonzero(brain)
+    centre = [i.mean() for i in idx]
+
+    def terms(coords):
+        u = [(c - m) * z / _BIAS_SCALE_MM for c, m, z in zip(coords, centre, zooms)]
+        return [u[0] ** 0, u[0], u[1], u[2], u[0] * u[0], u[1] * u[1], u[2] * u[2],
+                u[0] * u[1], u[0] * u[2], u[1] * u[2]]
+
+    design = np.stack(terms(idx), axis=-1)
+    value = np.log(np.maximum(coarse[idx], 1e-6 * coarse.max()))
+    keep = np.ones(value.shape, bool)
+    for _ in range(3):
+        coef = np.linalg.lstsq(design[keep], value[keep], rcond=None)[0]
+        residual = value - design @ coef
+        keep = residual > np.quantile(residual, 1 - _BIAS_KEEP)
+    offset = np.median(design @ coef)
+    grid = np.ogrid[tuple(box)]
+    log_bias = sum(c * t for c, t in zip(coef, terms(grid))) - offset
+    return np.exp(np.clip(log_bias, -_BIAS_MAX, _BIAS_MAX))
+
+
+def _brow(brain: np.ndarray) -> int:
+    """Axis-2 index of the brow: the lowest point of the front 15% of the brain (as in
+    :func:`_face_region`)."""
+    ys, zs = np.nonzero(brain.any(axis=0))
+    front, back = ys.max(), ys.min()
+    return int(zs[ys > front - 0.15 * (front - back)].min())
 
 
 # ---- the face region --------------------------------------------------------------------------
