@@ -5,7 +5,9 @@ Stages (one module each): :mod:`refacing_lib.io` (volumes in RAS), :mod:`refacin
 embedded synthetic IXI-like cohort), :mod:`refacing_lib.deface` (face blurring and removal),
 :mod:`refacing_lib.batch` (many files, in parallel, resumable), :mod:`refacing_lib.slices`
 (the paper's 21 normalised sagittal slices), :mod:`refacing_lib.datasets` (slice datasets on
-disk and their tf.data pipelines), :mod:`refacing_lib.metrics`
+disk and their tf.data pipelines), :mod:`refacing_lib.models` (the paper's CycleGAN networks in
+Keras 3), :mod:`refacing_lib.training` (training, checkpoints, resume),
+:mod:`refacing_lib.reface` (running a trained generator on slices and volumes), :mod:`refacing_lib.metrics`
 (measuring against ground truth), :mod:`refacing_lib.plotting` and
 :mod:`refacing_lib.widgets` (figures and slice browsers), :mod:`refacing_lib.profiles`
 (quick/full settings and data locations) and :mod:`refacing_lib.course` (runs the notebooks).

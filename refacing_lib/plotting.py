@@ -15,7 +15,7 @@ from matplotlib.colors import ListedColormap
 import numpy as np
 
 __all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_mask", "show_orthogonal", "robust_max",
-           "save_figure"]
+           "save_figure", "plot_losses"]
 
 AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
 # For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
@@ -168,3 +168,36 @@ def save_figure(fig, figure_dir: str | Path | None, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)
     return path
+
+
+def plot_losses(history, axes=None, window: int = 25):
+    """Training losses against the step: generators on the left, discriminators on the right.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame or dict of lists
+        Columns ``step``, ``g_AB``, ``g_BA``, ``cycle``, ``d_A``, ``d_B`` (``history.csv`` of a
+        run, or what a live monitor collected).
+    axes : pair of matplotlib Axes, optional
+        Default: a new figure with two panels.
+    window : int
+        Each curve is a running mean over this many steps (the raw losses are noisy, batch 1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    steps = np.asarray(history["step"])
+    for ax, names, title in ((axes[0], ("g_AB", "g_BA", "cycle"), "generators"),
+                             (axes[1], ("d_A", "d_B"), "discriminators")):
+        ax.clear()
+        for name in names:
+            values = np.asarray(history[name], dtype=float)
+            n = min(window, len(values))
+            smooth = np.convolve(values, np.ones(n) / n, mode="valid") if n else values
+            ax.plot(steps[len(steps) - len(smooth):], smooth, label=name)
+        ax.set(xlabel="step", ylabel=f"loss (running mean of {window})", title=title)
+        ax.legend(fontsize=8)
+    return axes[0].figure

@@ -450,7 +450,7 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = True,
           until_step: int | None = None, strategy=None, progress: bool = True,
-          log=print) -> TrainResult:
+          log=print, on_step=None) -> TrainResult:
     """Train (or go on training) a CycleGAN on a slice dataset.
 
     Parameters
@@ -471,6 +471,9 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
         Show a progress bar with the losses.
     log : callable
         Receives one line per event (resume, checkpoint, end).
+    on_step : callable, optional
+        Called as ``on_step(step, losses)`` after every step (``losses``: name -> float), e.g.
+        to draw a live loss plot in a notebook.
 
     Returns
     -------
@@ -511,8 +514,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
             raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
                              "resume it, or choose another run folder")
         state = gan.restore(checkpoint)
-        log(f"resumed from {checkpoint} (step {state['step']} of {total}, epoch "
-            f"{state['epoch'] + 1})")
+        log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
+            f"{state['epoch']} of {config.epochs} epochs done)")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
     history = _History(run_dir / "history.csv", state["step"])
@@ -548,6 +551,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
                     for name, value in losses.items():
                         tf.summary.scalar(f"loss/{name}", value)
                     tf.summary.scalar("learning_rate", lr)
+                if on_step is not None:
+                    on_step(step, losses)
                 bar.update()
                 bar.set_postfix(cycle=f"{losses['cycle']:.3f}", g=f"{losses['g_total']:.2f}",
                                 d=f"{(losses['d_A'] + losses['d_B']) / 2:.3f}")

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from .plotting import AXIS_NAMES, robust_max, show_slice
+from .plotting import AXIS_NAMES, plot_losses, robust_max, show_slice
 
-__all__ = ["SliceBrowser", "DatasetBrowser"]
+__all__ = ["SliceBrowser", "DatasetBrowser", "LossMonitor"]
 
 
 class SliceBrowser:
@@ -157,3 +157,37 @@ class DatasetBrowser:
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+class LossMonitor:
+    """A live loss plot for :func:`refacing_lib.training.train` (its ``on_step``).
+
+    Collects the losses of every step and redraws :func:`refacing_lib.plotting.plot_losses`
+    in place every ``every`` steps, in the notebook cell that created it.
+
+    Parameters
+    ----------
+    every : int
+        Steps between redraws (drawing takes a moment; the step itself is what matters).
+    """
+
+    def __init__(self, every: int = 50):
+        self.every = int(every)
+        self.history: dict[str, list] = {"step": []}
+        self.figure, self.axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+        plt.close(self.figure)
+        self.handle = display(self.figure, display_id=True)
+
+    def __call__(self, step: int, losses: dict) -> None:
+        self.history["step"].append(step)
+        for name, value in losses.items():
+            self.history.setdefault(name, []).append(value)
+        if step % self.every == 0:
+            self.draw()
+
+    def draw(self) -> None:
+        """Redraw the plot with every step collected so far."""
+        if self.history["step"]:
+            plot_losses(self.history, self.axes)
+            if self.handle is not None:          # None outside a notebook
+                self.handle.update(self.figure)

@@ -84,3 +84,29 @@ def test_show_mask_overlays_the_same_slice_in_mm(ras_volume):
     np.testing.assert_array_equal(~np.ma.getmaskarray(shown), slice_view(mask, 0, 4))
     assert len(ax.collections) == 1  # the outline
     plt.close(fig)
+
+
+def test_loss_plot_and_monitor_show_the_running_means():
+    from refacing_lib.plotting import plot_losses
+    from refacing_lib.widgets import LossMonitor
+
+    steps = np.arange(1, 101)
+    history = {"step": steps, "g_AB": np.ones(100), "g_BA": 2 * np.ones(100),
+               "cycle": np.linspace(1, 0, 100), "d_A": np.zeros(100), "d_B": np.full(100, 0.5)}
+    fig = plot_losses(history, window=10)
+    left, right = fig.axes
+    cycle = next(line for line in left.lines if line.get_label() == "cycle")
+    np.testing.assert_allclose(cycle.get_ydata(), np.convolve(history["cycle"], np.ones(10) / 10,
+                                                              mode="valid"))
+    assert cycle.get_xdata()[0] == 10 and [l.get_label() for l in right.lines] == ["d_A", "d_B"]
+    plt.close(fig)
+
+    monitor = LossMonitor(every=40)
+    for i, step in enumerate(steps):
+        monitor(int(step), {k: float(history[k][i]) for k in ("g_AB", "g_BA", "cycle", "d_A", "d_B")})
+    assert monitor.history["step"] == list(range(1, 101))
+    drawn = next(line for line in monitor.axes[0].lines if line.get_label() == "cycle")
+    assert drawn.get_xdata()[-1] == 80          # last redraw at step 80
+    monitor.draw()
+    drawn = next(line for line in monitor.axes[0].lines if line.get_label() == "cycle")
+    assert drawn.get_xdata()[-1] == 100

@@ -67,8 +67,9 @@ def test_image_pool_keeps_and_swaps_past_fakes():
 @pytest.mark.slow
 def test_training_traces_once_logs_and_saves(slice_dataset, tmp_path):
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=4)
-    lines = []
-    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append)
+    lines, seen = [], []
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append,
+                   on_step=lambda step, losses: seen.append((step, losses["cycle"])))
     assert (result.step, result.epoch, result.total_steps) == (8, 2, 8)
     assert result.gan.trace_count == 1
     history = result.history()
@@ -77,6 +78,8 @@ def test_training_traces_once_logs_and_saves(slice_dataset, tmp_path):
     np.testing.assert_allclose(history["learning_rate"],
                                [learning_rate_at(s, 8, 2e-4) for s in range(8)], rtol=1e-5)
     assert np.isfinite(history["cycle"]).all() and (history["cycle"] > 0).all()
+    assert [s for s, _ in seen] == list(range(1, 9))
+    np.testing.assert_allclose([c for _, c in seen], history["cycle"], rtol=1e-5)
     assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == \
         ["epoch_001.png", "epoch_002.png"]
     assert list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
