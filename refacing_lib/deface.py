@@ -15,10 +15,14 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    threshold, largest connected part, closed and filled.
 2. **Brain**: inside the head, voxels above half the Otsu threshold of the head's intensities
    (grey and white matter, not CSF or bone), eroded by 7 mm so that the brain comes apart
-   from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept,
-   dilated back by 7 mm within the same voxels, then grown by up to 12 mm into tissue brighter
-   than 0.35 of the brain's median (thin or darker gyri at the skull base) and filled. This finds
-   the cerebrum and brainstem; the cerebellum, behind and below them, is far from the face.
+   from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept. If
+   that part reaches within 10 mm of the head's lowest slice, it leaked into the neck through a
+   skull base barely darker than the threshold (bright muscle and marrow, as at IOP): the
+   threshold is raised by 10% steps, at most four times, until the part stays above the neck
+   (if it never does, the first part is kept). The part is dilated back by 7 mm within the same
+   voxels, then grown by up to 12 mm into tissue brighter than 0.35 of the brain's median (thin
+   or darker gyri at the skull base) and filled. This finds the cerebrum and brainstem; the
+   cerebellum, behind and below them, is far from the face.
 2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
    that estimate, right above the orbits. So the same steps are run again on the image divided
    by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
@@ -69,6 +73,9 @@ _CLOSE_MM = 10.0       # closing that shuts nostrils and mouth before measuring 
 _BLOCK_MM = 2.0        # working resolution of the mask steps
 _ERODE_MM = 7.0        # erosion that separates the brain from scalp, eyes and neck
 _DEEP_MM = 20.0        # the brain is the part with most voxels deeper than this in the upper head
+_NECK_MM = 10.0        # a brain core this close to the head's lowest slice leaked into the neck
+_RAISE = 1.1           # ... then the brain's threshold is raised by this factor
+_RAISE_TRIES = 4       # ... at most this many times (to 1.46 times)
 _GROW_MM = 12.0       # how far the brain estimate may grow into darker tissue
 _GROW_LEVEL = 0.35    # ... brighter than this fraction of the brain's median
 _BRAIN_ML = (600.0, 2600.0)   # plausible volume of the cerebrum estimate
@@ -374,11 +381,41 @@ def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
 
 def _brain_mask(coarse, head, seed, zooms, name, level=None) -> np.ndarray:
     """The brain estimate (step 2 of the module's description); ``seed`` is
-    :func:`_seed_zone`, ``level`` the candidate threshold (half the head's Otsu threshold)."""
+    :func:`_seed_zone`, ``level`` the candidate threshold (half the head's Otsu threshold).
+
+    A core (:func:`_brain_core`) within ``_NECK_MM`` of the head's lowest slice leaked into the
+    neck; it is looked for again with ``level`` raised by ``_RAISE``, up to ``_RAISE_TRIES``
+    times, and the first core that stays above the neck replaces it.
+    """
     tissue = coarse[head]
     if tissue.size < 100:
         raise DefaceError(f"{name}: found no head (almost every voxel is background)")
     level = 0.5 * threshold_otsu(tissue) if level is None else level
+    cand, core = _brain_core(coarse, head, seed, zooms, name, level)
+    # a core that reaches the neck leaked through a thin skull base (a valley barely darker than
+    # the level): look again at higher levels, and keep the first core if none stays above it
+    neck = np.zeros(head.shape, bool)
+    neck[:, :, : np.nonzero(head.any(axis=(0, 1)))[0][0] + int(_NECK_MM / zooms[2]) + 1] = True
+    if (core & neck).any():
+        for attempt in range(1, _RAISE_TRIES + 1):
+            try:
+                higher = _brain_core(coarse, head, seed, zooms, name, level * _RAISE ** attempt)
+            except DefaceError:     # raised past the brain
+                break
+            if not (higher[1] & neck).any():
+                cand, core = higher
+                break
+    brain = ndi.binary_fill_holes(_within(core, _ERODE_MM, zooms) & cand)
+    # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
+    # than CSF, at most _GROW_MM further
+    loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
+    steps = max(1, int(round(_GROW_MM / min(zooms))))
+    return ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
+
+
+def _brain_core(coarse, head, seed, zooms, name, level) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate voxels (head brighter than ``level``) and the brain's core: the part of
+    them eroded by ``_ERODE_MM`` with most voxels in ``seed``."""
     cand = head & (coarse > level)
     core = ndi.distance_transform_edt(cand, sampling=zooms) > _ERODE_MM
     labels, n = ndi.label(core)
@@ -387,13 +424,7 @@ def _brain_mask(coarse, head, seed, zooms, name, level=None) -> np.ndarray:
     if n == 0 or score.max() == 0:
         raise DefaceError(f"{name}: found no brain (no tissue more than {_DEEP_MM:.0f} mm deep "
                           "inside the head); is this a whole head?")
-    core = labels == score.argmax()
-    brain = ndi.binary_fill_holes(_within(core, _ERODE_MM, zooms) & cand)
-    # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
-    # than CSF, at most _GROW_MM further
-    loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
-    steps = max(1, int(round(_GROW_MM / min(zooms))))
-    return ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
+    return cand, labels == score.argmax()
 
 
 def _check_t1_contrast(coarse, head, brain, zooms, name) -> None:

@@ -67,6 +67,23 @@ def test_brain_untouched_under_a_dark_frontal_base(tmp_path):
     assert quality["face_zeroed"] < 0.05 and quality["skin_face_change"] >= 0.2
 
 
+def test_brain_estimate_stops_at_a_faint_skull_base(tmp_path):
+    """IXI007 of seed 1 (IOP): the skull base under the temporal lobes is barely darker than
+    the muscle below, and the first brain estimate used to run down into the neck (2983 ml,
+    refused as implausible)."""
+    from refacing_lib.synthetic import make_cohort
+
+    path = make_cohort(tmp_path, subjects=6, seed=1, progress=False)[5]
+    assert path.name.startswith("IXI007-IOP")
+    volume = load_volume(path)
+    truth = _truth(path)
+    finding = find_face(volume)
+    assert 900 < finding.landmarks["brain_ml"] < 1600
+    for method in ("remove", "blur"):
+        defaced, _ = deface(volume, method, finding)
+        assert deface_quality(volume.data, defaced.data, truth, volume.zooms)["brain_changed"] == 0
+
+
 @pytest.mark.parametrize("subject", [
     pytest.param("IXI002", marks=pytest.mark.xfail(strict=True, reason="93% of the face zeroed")),
     pytest.param("IXI003", marks=pytest.mark.xfail(strict=True, reason="94.5% of the face zeroed")),
