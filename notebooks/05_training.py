@@ -209,6 +209,18 @@ site_means(test[["site", "anonymized correlation", "refaced correlation", "anony
                  "refaced ssim"]]).round(3)
 
 # %% [markdown]
+# The same numbers image by image, drawn like the paper's Figs. 4 and 5: one dot per test
+# slice, a segment at each site's mean, sites separated by vertical lines.
+
+# %%
+fig, axes = plt.subplots(2, 1, figsize=(10, 6), layout="constrained", sharex=True)
+for ax, measure in zip(axes, ("correlation", "ssim")):
+    plotting.plot_site_scores(test, {f"anonymized {measure}": "anonymized",
+                                     f"refaced {measure}": "refaced"}, ax, ylabel=measure)
+axes[0].set_xlabel("")
+plotting.save_figure(fig, figure_dir, "correlation_ssim_per_site");
+
+# %% [markdown]
 # For face removal the paper found that "mean correlation is the one metric that sees a
 # significant improvement from refacing", and that the measures track what the eye sees
 # poorly. After a few minutes of training the correlation may already rise while the SSIM

@@ -15,7 +15,7 @@ from matplotlib.colors import ListedColormap
 import numpy as np
 
 __all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_mask", "show_orthogonal", "robust_max",
-           "save_figure", "plot_losses"]
+           "save_figure", "plot_losses", "plot_site_scores"]
 
 AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
 # For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
@@ -201,3 +201,43 @@ def plot_losses(history, axes=None, window: int = 25):
         ax.set(xlabel="step", ylabel=f"loss (running mean of {window})", title=title)
         ax.legend(fontsize=8)
     return axes[0].figure
+
+
+def plot_site_scores(table, columns, ax=None, ylabel: str = ""):
+    """Per-image scores in test order, sites separated by vertical lines (the paper's Fig. 4, 5).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per test image, in dataset order, with a ``site`` column and the score
+        columns (e.g. :func:`refacing_lib.metrics.similarity` joined with the metadata).
+    columns : dict of str to str
+        Score column -> legend label, e.g. ``{"refaced ssim": "refaced",
+        "anonymized ssim": "anonymized"}``. Each is drawn as dots with its per-site means as
+        horizontal segments of the same colour.
+    ax : matplotlib Axes, optional
+    ylabel : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    x = np.arange(len(table))
+    sites = np.asarray(table["site"])
+    starts = [0] + [i for i in range(1, len(sites)) if sites[i] != sites[i - 1]]
+    bounds = starts + [len(sites)]
+    for column, label in columns.items():
+        values = np.asarray(table[column], dtype=float)
+        dots = ax.plot(x, values, ".", ms=3, label=label)[0]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            ax.hlines(np.nanmean(values[a:b]), a, b - 1, colors=dots.get_color(), lw=2)
+    for a in starts[1:]:
+        ax.axvline(a - 0.5, color="k", lw=0.8)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        ax.text((a + b - 1) / 2, 1.01, sites[a], transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize=9)
+    ax.set(xlabel="test image", ylabel=ylabel, xlim=(-0.5, len(sites) - 0.5))
+    ax.legend(fontsize=8, loc="lower right")
+    return ax

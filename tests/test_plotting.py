@@ -110,3 +110,21 @@ def test_loss_plot_and_monitor_show_the_running_means():
     monitor.draw()
     drawn = next(line for line in monitor.axes[0].lines if line.get_label() == "cycle")
     assert drawn.get_xdata()[-1] == 100
+
+
+def test_site_scores_show_images_and_site_means():
+    import pandas as pd
+
+    from refacing_lib.plotting import plot_site_scores
+
+    table = pd.DataFrame({"site": ["Guys"] * 3 + ["HH"] * 2 + ["IOP"],
+                          "refaced": [0.5, 0.7, 0.9, 0.2, 0.4, 0.6]})
+    ax = plot_site_scores(table, {"refaced": "refaced"}, ylabel="SSIM")
+    dots = ax.lines[0]
+    np.testing.assert_allclose(dots.get_ydata(), table["refaced"])
+    means = [seg[0][1] for coll in ax.collections for seg in coll.get_segments()]
+    np.testing.assert_allclose(means, [0.7, 0.3, 0.6])
+    separators = [line.get_xdata()[0] for line in ax.lines[1:]]
+    assert separators == [2.5, 4.5]
+    assert [t.get_text() for t in ax.texts] == ["Guys", "HH", "IOP"]
+    plt.close(ax.figure)
