@@ -60,6 +60,7 @@ from refacing_lib.datasets import open_dataset
 from refacing_lib.metrics import similarity, site_means
 from refacing_lib.profiles import dataset_dir, run_dir
 from refacing_lib.reface import reface_dataset
+from refacing_lib.slices import shrink
 from refacing_lib.training import TrainConfig, latest_checkpoint, learning_rate_at, train
 from refacing_lib.widgets import LossMonitor
 
@@ -186,9 +187,8 @@ plotting.save_figure(fig, figure_dir, "samples_first_last_epoch");
 
 # %%
 refaced = reface_dataset(result.gan.g_ab, ds, "test")
-f = ds.info["settings"]["size"] // image_size
-shrink = lambda x: x.reshape(len(x), image_size, f, image_size, f).mean(axis=(2, 4))  # noqa: E731
-original, anonymized = shrink(ds.images("test", "B")), shrink(ds.images("test", "A"))
+original = shrink(ds.images("test", "B"), image_size)
+anonymized = shrink(ds.images("test", "A"), image_size)
 hidden = np.abs(anonymized - original) > 0.05       # pixels the anonymization changed
 for name, pixels in (("changed by the anonymization", hidden), ("left alone", ~hidden)):
     before = np.abs(anonymized - original)[pixels].mean()

@@ -16,11 +16,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
-from skimage.filters import threshold_otsu
 
 from .io import Volume, load_volume, save_volume
-from .slices import (IMAGE_SIZE, from_model_range, image_to_plane, normalisation_scale,
-                     sagittal_image, to_model_range)
+from .slices import (IMAGE_SIZE, from_model_range, head_voxels, image_to_plane,
+                     normalisation_scale, sagittal_image, shrink, to_model_range)
 
 __all__ = ["reface_images", "reface_dataset", "reface_volume", "reface_file"]
 
@@ -41,13 +40,8 @@ def reface_images(generator, images: np.ndarray, batch_size: int = 8) -> np.ndar
     -------
     numpy.ndarray of float32, shape (n, g, g)
     """
-    images = np.asarray(images, np.float32)
-    g, s = generator.input_shape[1], images.shape[-1]
-    if s % g:
-        raise ValueError(f"images of {s} pixels cannot be shrunk to the generator's {g}")
-    f = s // g
-    if f > 1:
-        images = images.reshape(len(images), g, f, g, f).mean(axis=(2, 4))
+    g = generator.input_shape[1]
+    images = shrink(images, g)
     out = [np.asarray(generator(images[i:i + batch_size, ..., None], training=False))[..., 0]
            for i in range(0, len(images), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, g, g), np.float32)
@@ -112,8 +106,7 @@ def reface_volume(generator, volume: Volume, mask: np.ndarray | None = None,
                          f"{data.shape}")
     scale = normalisation_scale(volume)
     if mask is None:
-        head = data > threshold_otsu(data[::2, ::2, ::2])
-        counts = head.sum(axis=(1, 2))
+        counts = head_voxels(data).sum(axis=(1, 2))
         indices = np.nonzero(counts > 0.01 * counts.max())[0]
     else:
         indices = np.nonzero(mask.any(axis=(1, 2)))[0]

@@ -36,7 +36,7 @@ from .io import Volume
 
 __all__ = ["N_SLICES", "PERCENTILE", "IMAGE_SIZE", "PIXEL_MM", "SPACINGS", "MIDPLANES",
            "midsagittal_index", "slice_indices", "normalisation_scale", "sagittal_image",
-           "image_to_plane",
+           "image_to_plane", "head_voxels", "shrink",
            "to_model_range", "from_model_range", "subject_slices"]
 
 N_SLICES = 21
@@ -76,10 +76,27 @@ def midsagittal_index(volume: Volume, midplane: str = "head") -> float:
     nx = volume.shape[0]
     if midplane == "array":
         return (nx - 1) / 2
-    data = volume.data
-    head = data > threshold_otsu(data[::2, ::2, ::2])
-    per_slice = head.sum(axis=(1, 2)).astype(np.float64)
+    per_slice = head_voxels(volume.data).sum(axis=(1, 2)).astype(np.float64)
     return float((per_slice * np.arange(nx)).sum() / per_slice.sum())
+
+
+def head_voxels(data: np.ndarray) -> np.ndarray:
+    """Voxels brighter than the Otsu threshold of ``data`` (every 2nd voxel per axis): the head
+    and not the background, for an MRI volume of any orientation. Same shape, bool."""
+    return data > threshold_otsu(data[::2, ::2, ::2])
+
+
+def shrink(images: np.ndarray, size: int) -> np.ndarray:
+    """Square images (..., s, s) shrunk to (..., size, size) by averaging blocks of s / size
+    pixels (``s`` a multiple of ``size``); returned as they are when ``s == size``."""
+    images = np.asarray(images, np.float32)
+    s = images.shape[-1]
+    if s % size:
+        raise ValueError(f"images of {s} pixels cannot be shrunk to {size}")
+    f = s // size
+    if f == 1:
+        return images
+    return images.reshape(*images.shape[:-2], size, f, size, f).mean(axis=(-3, -1))
 
 
 def slice_indices(volume: Volume, n: int = N_SLICES, spacing: str | float = "tight",

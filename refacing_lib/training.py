@@ -105,7 +105,7 @@ class TrainConfig:
     def from_profile(cls, profile: dict, **overrides) -> "TrainConfig":
         """The config whose fields a profile (see :mod:`refacing_lib.profiles`) names; other
         profile entries are ignored, ``overrides`` win."""
-        names = {f.name: f.type for f in fields(cls)}
+        names = {f.name for f in fields(cls)}
         values = {k: v for k, v in {**profile, **overrides}.items() if k in names}
         config = cls(**values)
         config.check()

@@ -135,3 +135,13 @@ def ndimage_smooth(data):
     from scipy import ndimage
 
     return ndimage.gaussian_filter(data, (0, 3, 3))
+
+
+def test_shrink_averages_blocks():
+    from refacing_lib.slices import shrink
+
+    images = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    np.testing.assert_allclose(shrink(images, 2)[0], [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(shrink(images, 4), images)
+    with pytest.raises(ValueError, match="cannot be shrunk to 3"):
+        shrink(images, 3)
