@@ -1,6 +1,8 @@
 # The course's two commands (see README.md):
-#   make reproduce   run every notebook (quick profile, synthetic data) into build/
+#   make reproduce   run every notebook (quick profile, synthetic data) into build/,
+#                    with the results table of notebook 06 in build/results/
 #   make test        run the library tests and every notebook (quick profile)
+# For instructors: make reproduce-full (the paper's four experiments on IXI, GPU; resumable).
 # Both create or reuse .venv and install the pinned dependencies first.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,11 +11,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: reproduce test data benchmarks clean-build
+.PHONY: reproduce reproduce-full test data benchmarks clean-build
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make reproduce   execute all notebooks ($(PROFILE) profile) into build/"
+	@echo "make reproduce-full  the paper's experiments on IXI (full profile, GPU) into build/full"
 	@echo "make test        run the tests, notebooks included"
 	@echo "make data        generate the synthetic cohort only"
 	@echo "make benchmarks  print the speed figures of benchmarks/"
@@ -27,6 +30,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 reproduce: $(STAMP)
 	$(BIN)/refacing notebooks --profile $(PROFILE) --out build
+
+reproduce-full: $(STAMP)
+	$(BIN)/refacing reproduce --profile full --out build/full/results
+	$(BIN)/refacing notebooks --profile full --out build/full
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

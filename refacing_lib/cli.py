@@ -107,6 +107,23 @@ def _reface(args: argparse.Namespace) -> None:
         raise RuntimeError(f"{len(report.failed)} of {len(jobs)} files failed (listed above)")
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_run, write_results
+
+    _, source, experiment, method, _ = _training_setup(args)
+    out = args.out or Path("build") / "results" / f"{source}-{experiment}-{method}"
+    markdown = write_results([evaluate_run(source, experiment, method)], out)
+    print(markdown.read_text())
+    print(f"results in {out}")
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    from .course import reproduce
+
+    out = reproduce(args.profile, args.out)
+    print((out / "metrics.md").read_text())
+
+
 def _notebooks(args: argparse.Namespace) -> None:
     from .course import run_notebooks
 
@@ -190,6 +207,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "writes RUN/refaced/DATASET-SPLIT.npy")
     reface_p.add_argument("--split", default="test", choices=("train", "test"))
     reface_p.set_defaults(func=_reface)
+
+    p = sub.add_parser("evaluate", help="measure a trained run: correlation, SSIM, "
+                       "re-identification, the paper's figures")
+    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file (defaults "
+                   "for the options below)")
+    p.add_argument("--source", choices=("synthetic", "ixi"), help="default: the profile's")
+    p.add_argument("--experiment", choices=("guys", "all"), help="default: the profile's")
+    p.add_argument("--method", choices=DEFACE_METHODS, help="default: the profile's")
+    p.add_argument("--out", type=Path, help="results folder (default: "
+                   "build/results/SOURCE-EXPERIMENT-METHOD)")
+    p.set_defaults(func=_evaluate, run=None)
+
+    p = sub.add_parser("reproduce", help="anonymize, slice, train and evaluate every "
+                       "experiment of a profile; write one results folder (resumable)")
+    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
+    p.add_argument("--out", type=Path, help="results folder (default: build/results/PROFILE)")
+    p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
     p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")

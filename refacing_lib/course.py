@@ -4,6 +4,11 @@
 of the profile is there (generating the synthetic cohort if it is missing), then executes every
 ``notebooks/NN_*.ipynb`` in order, writing the executed notebooks and their figures under the
 output folder. A failing notebook stops the run; the failing cell's traceback is printed.
+
+:func:`reproduce` (``refacing reproduce``, ``make reproduce-full``) runs the paper's pipeline
+without the notebooks: anonymize, slice, train and evaluate every experiment of a profile,
+then write one results folder. Every stage resumes where it stopped, so after an interruption
+the same command goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import Callable
 
 from .profiles import data_root, load_profile
 
-__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "run_notebooks"]
+__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "run_notebooks", "experiments",
+           "reproduce"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -32,11 +38,12 @@ def find_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return notebooks
 
 
-def prepare_data(profile: dict, log: Callable[[str], None] = print) -> Path:
+def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: bool = False) -> Path:
     """Make sure the data a profile reads exists; return its folder.
 
     For ``data_source: synthetic`` the cohort is generated under ``<data root>/synthetic``
-    (only the subjects that are missing). For ``data_source: ixi`` the IXI T1 volumes must
+    (only the subjects that are missing; with ``rescans`` also a second scan of each, the
+    re-identification gallery). For ``data_source: ixi`` the IXI T1 volumes must
     already be in ``<data root>/ixi`` (``refacing fetch-ixi``); otherwise a clear error.
     """
     source = profile.get("data_source", "synthetic")
@@ -46,7 +53,8 @@ def prepare_data(profile: dict, log: Callable[[str], None] = print) -> Path:
         folder = data_root() / "synthetic"
         n = int(profile["synthetic_subjects"])
         log(f"synthetic cohort: {n} subjects in {folder} (generated where missing)")
-        make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)))
+        make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)), rescans=rescans,
+                    progress=False)
         return folder
     if source == "ixi":
         from .ixi import list_volumes
@@ -73,7 +81,7 @@ def run_notebooks(
         notebook's ``parameters`` cell (only the names that cell declares).
     out_dir : str or Path
         Executed notebooks go to ``out_dir/NN_name.ipynb``, figures to
-        ``out_dir/figures/NN_name/``.
+        ``out_dir/figures/NN_name/``, the results table of notebook 06 to ``out_dir/results/``.
     only : list of str, optional
         Run only the notebooks whose file name starts with one of these (e.g. ``["01"]``).
     notebooks_dir : str or Path
@@ -108,6 +116,8 @@ def run_notebooks(
         parameters = {k: v for k, v in params.items() if k in declared}
         if "figure_dir" in declared:
             parameters["figure_dir"] = str(out_dir / "figures" / nb.stem)
+        if "results_dir" in declared:
+            parameters["results_dir"] = str(out_dir / "results")
         output = out_dir / nb.name
         log(f"[{i}/{len(notebooks)}] {nb.name} ({params.get('profile', profile)} profile) ...")
         start = time.perf_counter()
@@ -125,3 +135,89 @@ def run_notebooks(
         log(f"    done in {time.perf_counter() - start:.1f} s -> {output}")
         executed.append(output)
     return executed
+
+
+def experiments(profile: dict) -> list[tuple[str, str]]:
+    """The (experiment, method) pairs a profile reproduces.
+
+    ``experiments:`` in the profile lists them as ``guys-blur``, ``all-remove``, ...; without
+    it, the profile's single ``experiment`` and ``method``.
+    """
+    names = profile.get("experiments") or [f"{profile.get('experiment', 'all')}-"
+                                           f"{profile.get('method', 'remove')}"]
+    pairs = []
+    for name in names:
+        experiment, _, method = str(name).partition("-")
+        if experiment not in ("guys", "all") or method not in ("blur", "remove"):
+            raise ValueError(f"experiment {name!r} in the profile: expected guys-blur, "
+                             "guys-remove, all-blur or all-remove")
+        pairs.append((experiment, method))
+    return pairs
+
+
+def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
+              log: Callable[[str], None] = print) -> Path:
+    """Run the paper's pipeline for every experiment of a profile and write the results.
+
+    For each (experiment, method) of :func:`experiments`: anonymize the originals
+    (:func:`refacing_lib.deface.deface_folder`, finished files skipped), build the slice
+    dataset (a no-op when it exists), train the CycleGAN (resuming from the latest
+    checkpoint; a finished run is loaded) and evaluate it
+    (:func:`refacing_lib.evaluation.evaluate_run`). Then
+    :func:`refacing_lib.evaluation.write_results` writes the figures and metrics table.
+
+    Parameters
+    ----------
+    profile : str or Path
+        ``"quick"``, ``"full"`` or a YAML file.
+    out_dir : str or Path, optional
+        Results folder; default ``build/results/{profile}``.
+    log : callable
+        Receives one line per stage.
+
+    Returns
+    -------
+    pathlib.Path
+        The results folder (``metrics.md`` inside).
+
+    Raises
+    ------
+    RuntimeError
+        When some volumes could not be anonymized (they are listed; the others are kept, and
+        running again retries only the failed ones).
+    """
+    from .datasets import build_dataset
+    from .deface import deface_folder
+    from .evaluation import evaluate_run, write_results
+    from .profiles import anonymized_dir, dataset_dir, run_dir
+    from .training import TrainConfig, train
+
+    params = load_profile(profile)
+    name = params.get("profile", Path(str(profile)).stem)
+    out_dir = Path(out_dir or Path("build") / "results" / name)
+    source = params.get("data_source", "synthetic")
+    originals = prepare_data(params, log, rescans=True)
+    config = TrainConfig.from_profile(params)
+    evaluations = []
+    for experiment, method in experiments(params):
+        label = f"{source}-{experiment}-{method}"
+        log(f"{label}: anonymizing ({method}) where not done")
+        report = deface_folder([originals], anonymized_dir(source, method), method,
+                               jobs=int(params.get("jobs", 1)), progress=False)
+        if not report.ok:
+            raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
+                               f"anonymized with {method}; run again to retry them")
+        log(f"{label}: slice dataset")
+        dataset = build_dataset(originals, anonymized_dir(source, method),
+                                dataset_dir(source, experiment, method), experiment=experiment,
+                                spacing=params.get("spacing", "tight"), progress=False, log=log)
+        log(f"{label}: training ({config.epochs} epochs at {config.image_size} px)")
+        result = train(dataset, run_dir(source, experiment, method), config, log=log)
+        if result.interrupted:
+            raise KeyboardInterrupt(f"{label}: training interrupted at step {result.step}; "
+                                    "run the same command again to resume")
+        log(f"{label}: evaluating")
+        evaluations.append(evaluate_run(source, experiment, method))
+    markdown = write_results(evaluations, out_dir)
+    log(f"results: {markdown}")
+    return out_dir

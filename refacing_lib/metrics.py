@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["deface_quality", "profile_detail", "front_half", "pearson", "ssim", "similarity",
-           "site_means"]
+           "site_means", "slice_discontinuity"]
 
 
 def deface_quality(original: np.ndarray, defaced: np.ndarray, truth: dict, zooms) -> dict:
@@ -174,3 +174,33 @@ def site_means(table, by: str = "site"):
     means = table.groupby(by)[list(numeric)].mean()
     means.loc["all"] = table[list(numeric)].mean()
     return means
+
+
+def slice_discontinuity(data: np.ndarray, mask: np.ndarray) -> float:
+    """How much neighbouring sagittal planes differ inside a region: the seams of 2-D refacing.
+
+    The mean of ``|data[i + 1] - data[i]|`` (neighbouring planes along the left-right axis,
+    axis 0) divided by the mean of the same difference between neighbouring voxels within the
+    planes (along the anterior-posterior axis, axis 1), both over the voxel pairs that touch
+    ``mask``. Noise and anatomy raise both alike, so a head scores about 1 (a little more
+    where its planes are farther apart than its in-plane voxels); slices refaced one at a
+    time do not know their neighbours, so seams between them raise the ratio.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (nx, ny, nz)
+        RAS volume.
+    mask : numpy.ndarray of bool, shape (nx, ny, nz)
+        The region (e.g. the anonymization's changed voxels).
+
+    Returns
+    -------
+    float
+        NaN when the mask is empty or uniform in-plane.
+    """
+    data = np.asarray(data, np.float64)
+    across = np.abs(np.diff(data, axis=0))[mask[1:] | mask[:-1]]
+    within = np.abs(np.diff(data, axis=1))[mask[:, 1:] | mask[:, :-1]]
+    if not across.size or not within.size or within.mean() == 0:
+        return float("nan")
+    return float(across.mean() / within.mean())

@@ -15,7 +15,8 @@ from matplotlib.colors import ListedColormap
 import numpy as np
 
 __all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_mask", "show_orthogonal", "robust_max",
-           "save_figure", "plot_losses", "plot_site_scores"]
+           "save_figure", "plot_losses", "plot_site_scores", "plot_triplets", "plot_method_scores",
+           "plot_skin_surface", "plot_surfaces"]
 
 AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
 # For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
@@ -241,3 +242,141 @@ def plot_site_scores(table, columns, ax=None, ylabel: str = ""):
     ax.set(xlabel="test image", ylabel=ylabel, xlim=(-0.5, len(sites) - 0.5))
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+VERSIONS = ("original", "anonymized", "refaced")
+
+
+def plot_triplets(panels: dict, titles: dict | None = None, size: float = 1.5):
+    """Original, anonymized and refaced slices in three rows, panels side by side (Figs. 1-3).
+
+    Parameters
+    ----------
+    panels : dict of str to dict
+        Panel title -> ``{"original": x, "anonymized": y, "refaced": z}``, each (n, h, w) in
+        [-1, 1], face to the right; the panels are drawn left to right.
+    titles : dict of str to list of str, optional
+        Panel title -> one small title per column (e.g. the slice offsets).
+    size : float
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    columns = sum(len(p["original"]) for p in panels.values())
+    fig, axes = plt.subplots(3, columns, figsize=(size * columns + 0.8, size * 3 + 0.5),
+                             squeeze=False, layout="constrained")
+    start = 0
+    for label, panel in panels.items():
+        n = len(panel["original"])
+        for row, version in enumerate(VERSIONS):
+            for k in range(n):
+                ax = axes[row, start + k]
+                ax.imshow(panel[version][k], cmap="gray", vmin=-1, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    below = titles[label][k] if titles and label in titles else ""
+                    ax.set_title(f"{label if k == 0 else ''}\n{below}", fontsize=8)
+            axes[row, start].set_ylabel(version)
+        start += n
+    return fig
+
+
+def plot_method_scores(tables: dict):
+    """Per-image correlation and SSIM of the refaced slices, one colour per anonymization.
+
+    The paper's Figs. 4 and 5: two panels (correlation, SSIM), dots per test image, per-site
+    means of the refaced (solid) and anonymized slices, sites separated by vertical lines.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Anonymization (``"blur"``, ``"remove"``) -> per-image scores of one experiment
+        (``refacing_lib.evaluation.Evaluation.scores``), with the same test images in the
+        same order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    first = next(iter(tables.values()))
+    for method, table in tables.items():
+        if list(table["name"]) != list(first["name"]) or list(table["slice"]) != list(first["slice"]):
+            raise ValueError(f"the {method} scores hold other test images than the first table's")
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")
+    for ax, measure in zip(axes, ("correlation", "ssim")):
+        merged = first[["site"]].copy()
+        columns = {}
+        for method, table in tables.items():
+            for version in ("refaced", "anonymized"):
+                merged[f"{version} {method}"] = table[f"{version} {measure}"].to_numpy()
+                columns[f"{version} {method}"] = f"{version} ({method})"
+        plot_site_scores(merged, columns, ax, ylabel=measure)
+    axes[0].set_xlabel("")
+    return fig
+
+
+def plot_skin_surface(ax, data: np.ndarray, zooms, level: float, step: int = 2,
+                      color=(0.85, 0.7, 0.6)):
+    """Render the skin of a head as a shaded 3-D surface (marching cubes), seen from the front.
+
+    Parameters
+    ----------
+    ax : matplotlib 3-D Axes (``projection="3d"``)
+    data : numpy.ndarray, shape (nx, ny, nz)
+        RAS volume.
+    zooms : tuple of 3 floats
+        Voxel size in mm.
+    level : float
+        Intensity of the skin surface (use the same for the versions you compare).
+    step : int
+        Marching-cubes step in voxels: larger is coarser and faster.
+    color : RGB tuple
+    """
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+    from scipy import ndimage
+    from skimage.measure import marching_cubes
+
+    smooth = ndimage.gaussian_filter(np.asarray(data, np.float32), 1.0)
+    verts, faces, normals, _ = marching_cubes(smooth, level, spacing=tuple(map(float, zooms)),
+                                              step_size=step)
+    light = np.array([0.3, 1.0, 0.4]) / np.linalg.norm([0.3, 1.0, 0.4])
+    shade = np.clip(np.abs(normals[faces].mean(axis=1) @ light), 0.15, 1.0)
+    mesh = Poly3DCollection(verts[faces], facecolors=np.asarray(color)[None] * shade[:, None],
+                            linewidths=0)
+    ax.add_collection3d(mesh)
+    span = np.asarray(data.shape) * np.asarray(zooms)
+    ax.set(xlim=(0, span[0]), ylim=(0, span[1]), zlim=(0, span[2]))
+    ax.set_box_aspect(span)
+    ax.view_init(elev=10, azim=60)                     # front-right of the face
+    ax.set_axis_off()
+
+
+def plot_surfaces(heads: dict, step: int = 2):
+    """Skin surfaces of original, anonymized and refaced heads, one row per head.
+
+    Parameters
+    ----------
+    heads : dict of str to dict
+        Row title -> ``{"original": Volume, "anonymized": Volume, "refaced": Volume}``
+        (e.g. :func:`refacing_lib.evaluation.evaluate_volume`). The surface level is half
+        the Otsu threshold of each row's original, for all three.
+    step : int
+        Marching-cubes step in voxels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from skimage.filters import threshold_otsu
+
+    fig = plt.figure(figsize=(11, 3.8 * len(heads)), layout="constrained")
+    for row, (label, head) in enumerate(heads.items()):
+        level = 0.5 * threshold_otsu(np.asarray(head["original"].data)[::2, ::2, ::2])
+        for col, version in enumerate(VERSIONS):
+            ax = fig.add_subplot(len(heads), 3, 3 * row + col + 1, projection="3d")
+            plot_skin_surface(ax, head[version].data, head[version].zooms, level, step)
+            ax.set_title(f"{label}: {version}", fontsize=9)
+    return fig

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from refacing_lib.metrics import front_half, pearson, similarity, site_means, ssim
+from refacing_lib.metrics import (front_half, pearson, similarity, site_means, slice_discontinuity,
+                                   ssim)
 
 
 def test_front_half_is_the_anterior_columns():
@@ -56,3 +57,15 @@ def test_similarity_per_image_and_per_site():
     assert means.loc["all", "ssim"] == pytest.approx(table["ssim"].mean())
     with pytest.raises(ValueError, match="differ in shape"):
         similarity(originals, others[:2])
+
+
+def test_slice_discontinuity_is_the_ratio_of_plane_to_in_plane_steps():
+    i, j, k = np.indices((6, 8, 5), dtype=np.float64)
+    mask = np.zeros((6, 8, 5), bool)
+    mask[2:4, 3:5, :] = True
+    # a ramp rising by 3 per plane and 2 per in-plane voxel: ratio 3 / 2 everywhere
+    assert slice_discontinuity(3 * i + 2 * j, mask) == pytest.approx(1.5)
+    # planes that alternate (seams) over a smooth in-plane ramp
+    seams = np.where(i % 2 == 1, 10.0, 0.0) + j
+    assert slice_discontinuity(seams, mask) == pytest.approx(10.0)
+    assert np.isnan(slice_discontinuity(seams, np.zeros_like(mask)))

@@ -1,0 +1,112 @@
+"""Evaluating a generator: scores, identification, results folder, and `refacing reproduce`."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from refacing_lib import cli
+from refacing_lib.course import experiments
+from refacing_lib.evaluation import evaluate, gallery_profiles, write_results
+
+
+def _identity(size):
+    import keras
+
+    inputs = keras.Input((size, size, 1))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+@pytest.fixture(scope="module")
+def identity_evaluation(slice_dataset, slice_cohort):
+    """The small 'all' dataset evaluated with a generator that changes nothing (32 px)."""
+    originals, _ = slice_cohort
+    gallery = gallery_profiles(slice_dataset, originals, 32)
+    return evaluate(slice_dataset, _identity(32), gallery), gallery
+
+
+def test_a_generator_that_changes_nothing_scores_like_the_anonymized_slices(identity_evaluation):
+    ev, _ = identity_evaluation
+    scores = ev.scores
+    assert len(scores) == 63 and list(scores["position"][:21]) == list(range(21))
+    for measure in ("correlation", "ssim", "correlation_changed", "ssim_changed"):
+        np.testing.assert_allclose(scores[f"refaced {measure}"], scores[f"anonymized {measure}"],
+                                   atol=1e-6)
+    # the front 12 voxels were zeroed: less than perfect, more than nothing
+    assert 0.2 < scores["anonymized correlation"].mean() < 0.999
+    assert ev.images["refaced"].shape == (63, 32, 32)
+
+
+def test_identification_with_a_gallery_of_the_originals(identity_evaluation):
+    ev, (names, profiles, kind) = identity_evaluation
+    assert profiles.shape == (8, 21, 32) and "no second scans" in kind
+    table = ev.identification
+    assert list(table.index) == ["original", "refaced", "anonymized", "average face"]
+    assert (table["probes"] == 3).all() and (table["gallery"] == 8).all()
+    # an original probe is a copy of its gallery entry: always found first
+    assert table.loc["original", "top-1"] == 1.0
+    # refacing that changes nothing is the anonymized face
+    assert table.loc["refaced"].equals(table.loc["anonymized"])
+    assert table.loc["anonymized", "top-5"] <= 1.0
+
+
+def test_results_folder(identity_evaluation, tmp_path):
+    ev, _ = identity_evaluation
+    markdown = write_results([ev], tmp_path)
+    table = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(table["experiment"]) == ["all"] and list(table["method"]) == ["remove"]
+    assert table["ssim refaced"][0] == pytest.approx(ev.scores["refaced ssim"].mean())
+    assert table["top-1 original"][0] == 1.0
+    assert "| correlation refaced |" in markdown.read_text()
+    for name in ("fig2_remove.png", "fig3_slices.png", "fig5_all.png", "scores_all-remove.csv",
+                 "site_means_all-remove.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "fig1_blur.png").exists()      # no blurring run was evaluated
+    assert len(pd.read_csv(tmp_path / "scores_all-remove.csv")) == 63
+
+
+def test_profile_experiments_are_checked():
+    assert experiments({"experiment": "guys", "method": "blur"}) == [("guys", "blur")]
+    assert experiments({"experiments": ["all-remove", "guys-blur"]}) == [("all", "remove"),
+                                                                        ("guys", "blur")]
+    with pytest.raises(ValueError, match="'all-smudge'"):
+        experiments({"experiments": ["all-smudge"]})
+
+
+@pytest.mark.slow
+def test_reproduce_runs_every_stage_and_resumes(slice_cohort, tmp_path, monkeypatch, capsys):
+    """`refacing reproduce` on IXI-named heads whose anonymization is already done."""
+    import shutil
+
+    from refacing_lib.deface import changed_mask_path
+    from refacing_lib.io import load_volume, save_volume
+
+    originals, anonymized = slice_cohort
+    monkeypatch.setenv("REFACING_DATA", str(tmp_path / "data"))
+    shutil.copytree(originals, tmp_path / "data" / "ixi")
+    done = tmp_path / "data" / "anonymized" / "remove" / "ixi"
+    shutil.copytree(anonymized, done)
+    for path in sorted(done.glob("IXI*.nii.gz")):      # finished outputs: deface skips them
+        before, after = load_volume(originals / path.name), load_volume(path)
+        save_volume(changed_mask_path(path), (before.data != after.data).astype(np.uint8),
+                    after.affine, dtype=np.uint8)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump({
+        "profile": "tiny", "data_source": "ixi", "experiments": ["all-remove"], "jobs": 1,
+        "image_size": 32, "filters": 4, "residual_blocks": 1, "disc_filters": 8, "epochs": 1,
+        "steps_per_epoch": 3, "samples": 1}))
+    out = tmp_path / "results"
+    assert cli.main(["reproduce", "--profile", str(profile), "--out", str(out)]) == 0
+    assert "| top-1 refaced |" in capsys.readouterr().out
+    table = pd.read_csv(out / "metrics.csv")
+    assert table["test images"][0] == 63 and table["top-1 original"][0] == 1.0
+    assert np.isfinite(table["discontinuity refaced / original"][0])
+    assert (out / "fig6_surfaces.png").is_file()
+    run = tmp_path / "data" / "runs" / "ixi-all-remove"
+    assert (run / "checkpoints" / "step_0000003.npz").is_file()
+    # a second run redoes nothing but the evaluation
+    assert cli.main(["reproduce", "--profile", str(profile), "--out", str(out)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == ["step_0000003.npz"]
+    again = pd.read_csv(out / "metrics.csv")
+    pd.testing.assert_frame_equal(table, again)
