@@ -69,6 +69,7 @@ class Evaluation:
 
     @property
     def name(self) -> str:
+        """``{experiment}-{method}``, e.g. ``all-remove``."""
         return f"{self.experiment}-{self.method}"
 
     def examples(self, n: int = 4, subject: str | None = None) -> tuple[dict, list[str]]:
@@ -112,9 +113,9 @@ def _positions(metadata: pd.DataFrame) -> np.ndarray:
 def _by_subject(values: np.ndarray, names: pd.Series) -> tuple[list[str], np.ndarray]:
     """Rows grouped per subject: the subjects in order and an array (subjects, 21, ...)."""
     subjects = list(dict.fromkeys(names))
-    counts = names.value_counts()
-    if (counts != N_SLICES).any():
-        raise ValueError(f"expected {N_SLICES} slices per subject, got {dict(counts)}")
+    if list(np.repeat(subjects, N_SLICES)) != list(names):
+        raise ValueError(f"expected {N_SLICES} consecutive rows per subject, got "
+                         f"{dict(names.value_counts())}")
     return subjects, values.reshape(len(subjects), N_SLICES, *values.shape[1:])
 
 
