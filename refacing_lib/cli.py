@@ -57,7 +57,8 @@ def _slices(args: argparse.Namespace) -> None:
 
 
 def _training_setup(args: argparse.Namespace):
-    """The profile and the data source, experiment, method and run folder of train/reface."""
+    """The profile and the data source, experiment, method and run folder of train, reface and
+    evaluate."""
     from .profiles import load_profile, run_dir
 
     profile = load_profile(args.profile)
@@ -110,9 +111,9 @@ def _reface(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate_run, write_results
 
-    _, source, experiment, method, _ = _training_setup(args)
+    _, source, experiment, method, run = _training_setup(args)
     out = args.out or Path("build") / "results" / f"{source}-{experiment}-{method}"
-    markdown = write_results([evaluate_run(source, experiment, method)], out)
+    markdown = write_results([evaluate_run(source, experiment, method, run)], out)
     print(markdown.read_text())
     print(f"results in {out}")
 
@@ -182,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_slices)
 
     for name, text in (("train", "train the CycleGAN on a slice dataset (resumes by default)"),
-                       ("reface", "reface anonymized slices or volumes with a trained generator")):
+                       ("reface", "reface anonymized slices or volumes with a trained generator"),
+                       ("evaluate", "measure a trained run: correlation, SSIM, "
+                                    "re-identification, the paper's figures")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="quick", help="quick, full, or a YAML file; sets "
                        "the network, the training and the defaults below")
@@ -208,16 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     reface_p.add_argument("--split", default="test", choices=("train", "test"))
     reface_p.set_defaults(func=_reface)
 
-    p = sub.add_parser("evaluate", help="measure a trained run: correlation, SSIM, "
-                       "re-identification, the paper's figures")
-    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file (defaults "
-                   "for the options below)")
-    p.add_argument("--source", choices=("synthetic", "ixi"), help="default: the profile's")
-    p.add_argument("--experiment", choices=("guys", "all"), help="default: the profile's")
-    p.add_argument("--method", choices=DEFACE_METHODS, help="default: the profile's")
-    p.add_argument("--out", type=Path, help="results folder (default: "
-                   "build/results/SOURCE-EXPERIMENT-METHOD)")
-    p.set_defaults(func=_evaluate, run=None)
+    evaluate_p = sub.choices["evaluate"]
+    evaluate_p.add_argument("--out", type=Path, help="results folder (default: "
+                            "build/results/SOURCE-EXPERIMENT-METHOD)")
+    evaluate_p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("reproduce", help="anonymize, slice, train and evaluate every "
                        "experiment of a profile; write one results folder (resumable)")

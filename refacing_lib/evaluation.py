@@ -256,11 +256,12 @@ def evaluate_volume(generator, original: Volume, anonymized: Volume,
                                           for k, v in versions.items()}}
 
 
-def evaluate_run(source: str, experiment: str, method: str, volume: bool = True) -> Evaluation:
+def evaluate_run(source: str, experiment: str, method: str, run: str | Path | None = None,
+                 volume: bool = True) -> Evaluation:
     """Evaluate the trained run of one experiment, reading the course's data folders.
 
     The dataset is ``profiles.dataset_dir(source, experiment, method)``, the generator the
-    latest checkpoint of ``profiles.run_dir(...)``, the originals ``<data root>/{source}``
+    latest checkpoint of ``run`` (default ``profiles.run_dir(...)``), the originals ``<data root>/{source}``
     and the anonymized volumes ``profiles.anonymized_dir(source, method)``.
 
     Parameters
@@ -268,6 +269,8 @@ def evaluate_run(source: str, experiment: str, method: str, volume: bool = True)
     source : {"synthetic", "ixi"}
     experiment : {"guys", "all"}
     method : {"blur", "remove"}
+    run : str or Path, optional
+        The training's run folder.
     volume : bool
         Also reface the first test subject's whole head (:func:`evaluate_volume`).
 
@@ -287,7 +290,7 @@ def evaluate_run(source: str, experiment: str, method: str, volume: bool = True)
     from .training import load_generator
 
     dataset = open_dataset(dataset_dir(source, experiment, method))
-    generator = load_generator(run_dir(source, experiment, method))
+    generator = load_generator(run or run_dir(source, experiment, method))
     gallery = gallery_profiles(dataset, data_root() / source, generator.input_shape[1])
     result = evaluate(dataset, generator, gallery)
     if volume:

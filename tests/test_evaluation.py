@@ -110,3 +110,8 @@ def test_reproduce_runs_every_stage_and_resumes(slice_cohort, tmp_path, monkeypa
     assert sorted(p.name for p in (run / "checkpoints").glob("*.npz")) == ["step_0000003.npz"]
     again = pd.read_csv(out / "metrics.csv")
     pd.testing.assert_frame_equal(table, again)
+    # one run alone, and a run that was never trained
+    assert cli.main(["evaluate", "--profile", str(profile), "--out", str(tmp_path / "one")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "one" / "metrics.csv"), table)
+    assert cli.main(["evaluate", "--profile", str(profile), "--method", "blur"]) == 1
+    assert "ixi-all-blur: not a slice dataset" in capsys.readouterr().err
