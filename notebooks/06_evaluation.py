@@ -190,8 +190,8 @@ plotting.save_figure(fig, figure_dir, "facial_profiles");
 # %% [markdown]
 # For every test subject (the probe), the attack compares its profiles with those of every
 # subject in a **gallery** of known faces, over the rows the anonymization changed. It allows
-# the head to sit a few millimetres higher or lower or further forward, and ranks the
-# gallery by the mean remaining difference. On the synthetic cohort the gallery holds a
+# the head to sit a few millimetres higher or lower, further forward or back, or to nod by a
+# few degrees, and ranks the gallery by the mean remaining difference. On the synthetic cohort the gallery holds a
 # **second scan** of each subject (new noise and a slightly different head position), so a
 # correct match is never a copy of the probe. The gallery includes the training subjects too,
 # which makes the attack harder.

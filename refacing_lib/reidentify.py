@@ -16,8 +16,6 @@ Images are in the course's convention: shape (..., h, w), values in [-1, 1], fac
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import ndimage
 
@@ -32,7 +30,7 @@ TISSUE_LEVEL = -0.6
 
 
 def face_profile(images: np.ndarray, level: float = TISSUE_LEVEL,
-                 smooth_px: float = 1.0) -> np.ndarray:
+                 smooth_mm: float = 2.0) -> np.ndarray:
     """The anterior edge of the head in every row, in mm from the front of the image.
 
     Parameters
@@ -41,8 +39,8 @@ def face_profile(images: np.ndarray, level: float = TISSUE_LEVEL,
         Sagittal images in [-1, 1], face to the right.
     level : float
         Tissue threshold in the images' units.
-    smooth_px : float
-        Each image is first smoothed with a Gaussian of this many pixels, so that isolated
+    smooth_mm : float
+        Each image is first smoothed with a Gaussian of this width (mm), so that isolated
         noisy pixels in the air (which generators produce) are not taken for skin; 0: none.
 
     Returns
@@ -53,11 +51,11 @@ def face_profile(images: np.ndarray, level: float = TISSUE_LEVEL,
         above; NaN for rows without tissue in their front half.
     """
     images = np.asarray(images, np.float32)
-    if smooth_px:
-        sigma = (0,) * (images.ndim - 2) + (smooth_px, smooth_px)
-        images = ndimage.gaussian_filter(images, sigma, mode="nearest")
     w = images.shape[-1]
     pixel_mm = PIXEL_MM * IMAGE_SIZE / w
+    if smooth_mm:
+        sigma = (0,) * (images.ndim - 2) + (smooth_mm / pixel_mm,) * 2
+        images = ndimage.gaussian_filter(images, sigma, mode="nearest")
     front = images[..., w // 2:][..., ::-1]              # column 0 is now the anterior border
     above = front > level
     first = np.argmax(above, axis=-1)                    # 0 when the border pixel is tissue
@@ -74,11 +72,12 @@ def profile_distances(probes: np.ndarray, gallery: np.ndarray, rows: np.ndarray,
     """How far each probe's facial profiles are from each gallery subject's, in mm.
 
     For a probe p and a gallery subject g, the difference of their profiles is taken over the
-    probe's ``rows`` (slice by slice, the slices paired by position), after removing its median
-    (so a head sitting further forward or back costs nothing) and shifting g up or down by up
-    to ``max_shift_mm`` (so does a head sitting higher or lower); the distance is the mean
-    absolute remaining difference at the best shift. Rows where either profile is NaN are
-    left out; a probe with no row left is infinitely far from everyone.
+    probe's ``rows`` (slice by slice, the slices paired by position), with g shifted up or down
+    by up to ``max_shift_mm`` (a head sitting higher or lower). The best straight line along
+    the rows is fitted to that difference and removed, so that a head sitting further forward
+    or back, or nodding by a few degrees, costs nothing; the distance is the mean absolute
+    remainder at the best shift. Rows where either profile is NaN are left out; a probe with
+    fewer than half its rows left is infinitely far.
 
     Parameters
     ----------
@@ -99,25 +98,34 @@ def profile_distances(probes: np.ndarray, gallery: np.ndarray, rows: np.ndarray,
     if probes.shape[1:] != gallery.shape[1:] or rows.shape != probes.shape:
         raise ValueError(f"profiles do not line up: probes {probes.shape}, gallery "
                          f"{gallery.shape}, rows {rows.shape}")
-    h = probes.shape[-1]
+    k, h = probes.shape[1:]
     reach = int(round(max_shift_mm / (PIXEL_MM * IMAGE_SIZE / h)))
-    distances = np.full((len(probes), len(gallery)), np.inf)
+    height = np.broadcast_to(np.arange(h, dtype=float), (k, h)).ravel()
+    shifted = []                                       # the gallery moved down by each shift
     for shift in range(-reach, reach + 1):
         moved = np.full_like(gallery, np.nan)
         if shift >= 0:
             moved[..., shift:] = gallery[..., :h - shift]
         else:
             moved[..., :shift] = gallery[..., -shift:]
-        diff = probes[:, None] - moved[None]                       # (p, g, k, h)
-        diff[~np.broadcast_to(rows[:, None], diff.shape)] = np.nan
-        flat = diff.reshape(len(probes), len(gallery), -1)
-        enough = np.isfinite(flat).sum(-1) >= 0.5 * rows.reshape(len(probes), -1).sum(-1)[:, None]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN rows: handled below
-            centred = flat - np.nanmedian(flat, axis=-1, keepdims=True)
-            distance = np.nanmean(np.abs(centred), axis=-1)
-        distance = np.where(enough & np.isfinite(distance), distance, np.inf)
-        distances = np.minimum(distances, distance)
+        shifted.append(moved.reshape(len(gallery), -1))
+    distances = np.full((len(probes), len(gallery)), np.inf)
+    for i, (probe, keep) in enumerate(zip(probes.reshape(len(probes), -1),
+                                          rows.reshape(len(probes), -1))):
+        for moved in shifted:
+            diff = probe - moved                                   # (g, k * h)
+            valid = np.isfinite(diff) & keep
+            weight = valid.astype(float)
+            diff = np.where(valid, diff, 0.0)
+            n, sy, syy = weight.sum(-1), weight @ height, weight @ height ** 2
+            sd, syd = diff.sum(-1), diff @ height
+            with np.errstate(all="ignore"):                        # too few rows: below
+                slope = (n * syd - sy * sd) / (n * syy - sy ** 2)
+                offset = (sd - slope * sy) / n
+                residual = np.abs(diff - offset[:, None] - slope[:, None] * height) * weight
+                distance = residual.sum(-1) / n
+            enough = (n >= max(0.5 * keep.sum(), 2)) & np.isfinite(distance)
+            distances[i] = np.minimum(distances[i], np.where(enough, distance, np.inf))
     return distances
 
 

@@ -20,7 +20,7 @@ def test_profile_is_the_distance_from_the_front_to_the_skin():
     size = 64
     pixel_mm = 240 / size
     image = _image([60, 50, None] + [40] * (size - 3), size)
-    profile = face_profile(image, smooth_px=0)
+    profile = face_profile(image, smooth_mm=0)
     # column c is the last tissue pixel: c + 1 .. 63 are air, so the edge lies
     # (63 - c) pixels from the front, less the part of the step above the level
     fraction = (0.5 - TISSUE_LEVEL) / (0.5 - (-1.0))
@@ -28,18 +28,18 @@ def test_profile_is_the_distance_from_the_front_to_the_skin():
     assert profile[1] == pytest.approx((63 - 50 - fraction) * pixel_mm)
     assert np.isnan(profile[2])                    # no tissue in the row
     assert profile[3] == pytest.approx((63 - 40 - fraction) * pixel_mm)
-    forward = face_profile(_image([61] * size, size), smooth_px=0)
+    forward = face_profile(_image([61] * size, size), smooth_mm=0)
     assert forward[0] == pytest.approx(profile[0] - pixel_mm)
     # tissue only in the back half of a row does not count as a face
     assert np.isnan(face_profile(_image([20] * size, size))).all()
 
 
 def test_an_isolated_noisy_pixel_in_the_air_is_not_skin():
-    image = _image([40] * 64)
+    image = _image([160] * 256, 256)                         # 0.9375 mm pixels
     clean = face_profile(image)
-    image[30, 55] = 0.5                                       # one speck 15 pixels in front
-    assert face_profile(image, smooth_px=0)[30] < clean[30] - 10
-    np.testing.assert_allclose(face_profile(image)[28:33], clean[28:33], atol=0.5)
+    image[100, 220] = 0.5                                    # one speck 56 mm in front
+    assert face_profile(image, smooth_mm=0)[100] < clean[100] - 50
+    np.testing.assert_allclose(face_profile(image)[95:106], clean[95:106], atol=0.5)
 
 
 def _smooth_profiles(n, rng, rows=64, slices=3):
@@ -47,16 +47,18 @@ def _smooth_profiles(n, rng, rows=64, slices=3):
     return 30 + base - base.mean(axis=-1, keepdims=True)
 
 
-def test_distance_ignores_small_shifts_of_the_head_but_not_other_faces():
+def test_distance_ignores_small_shifts_and_tilts_of_the_head_but_not_other_faces():
     rng = np.random.default_rng(0)
     gallery = _smooth_profiles(2, rng)
     rows = np.zeros((1, 3, 64), bool)
     rows[..., 10:50] = True
     forward = gallery[:1] + 3.0                                   # 3 mm further forward
     lower = np.roll(gallery[:1], 2, axis=-1)                      # 7.5 mm lower (2 rows)
+    nodding = gallery[:1] + 0.05 * np.arange(64)                  # tilted by about 0.8 degrees
     d_forward = profile_distances(forward, gallery, rows)
     assert d_forward[0, 0] == pytest.approx(0.0, abs=1e-9)
     assert d_forward[0, 1] > 1.0
+    assert profile_distances(nodding, gallery, rows)[0, 0] == pytest.approx(0.0, abs=1e-9)
     assert profile_distances(lower, gallery, rows, max_shift_mm=8.0)[0, 0] == pytest.approx(0.0)
     assert profile_distances(lower, gallery, rows, max_shift_mm=3.0)[0, 0] > 0.5
 
