@@ -76,7 +76,8 @@ class Evaluation:
         """Test images to show: all slices of ``subject``, or the middle slice of ``n`` subjects.
 
         Returns ``({"original": ..., "anonymized": ..., "refaced": ...}, titles)``, arrays
-        (k, s, s) and one title per image (subject and offset from the mid-plane).
+        (k, s, s) and one title per image (the offset from the mid-plane, after the subject
+        when several are shown).
         """
         scores = self.scores
         if subject is not None:
@@ -84,7 +85,8 @@ class Evaluation:
         else:
             middle = np.nonzero(np.asarray(scores["position"] == N_SLICES // 2))[0]
             chosen = middle[np.linspace(0, len(middle) - 1, min(n, len(middle))).astype(int)]
-        titles = [f"{scores['subject'][i]} {scores['offset_mm'][i]:+.0f} mm" for i in chosen]
+        titles = [("" if subject else f"{scores['subject'][i]} ")
+                  + f"{scores['offset_mm'][i]:+.0f} mm" for i in chosen]
         return {k: v[chosen] for k, v in self.images.items()}, titles
 
     def summary(self) -> dict:
@@ -323,7 +325,8 @@ def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
     :meth:`Evaluation.summary`), ``out/scores_{experiment}-{method}.csv`` (per test image),
     ``out/site_means_{experiment}-{method}.csv``, and the paper's figures
     ``fig1_blur.png`` / ``fig2_remove.png`` (original, anonymized, refaced test slices per
-    experiment), ``fig3_slices.png`` (all 21 slices of one test subject),
+    experiment), ``fig3_slices.png`` (all 21 slices of one test subject, blurred if a
+    blurring run was evaluated, Guy's first),
     ``fig4_guys.png`` / ``fig5_all.png`` (per-image correlation and SSIM with per-site
     means), and ``fig6_surfaces.png`` when a head was refaced (:func:`evaluate_volume`);
     figures only for the experiments evaluated.
@@ -360,10 +363,13 @@ def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
                                          {k: v[1] for k, v in chosen.items()})
             fig.savefig(out / f"fig{number}_{method}.png", dpi=150)
             plt.close(fig)
-    first = next((ev for ev in evaluations if ev.method == "blur" and ev.experiment == "guys"),
-                 evaluations[0])
-    images, titles = first.examples(subject=first.scores["name"].iloc[0])
-    fig = plotting.plot_triplets({first.name: images}, {first.name: titles}, size=1.0)
+    blur = sorted((ev for ev in evaluations if ev.method == "blur"),
+                  key=lambda ev: ev.experiment != "guys")      # the paper's: Guy's, blurred
+    first = (blur or evaluations)[0]
+    subject = first.scores["name"].iloc[0]
+    images, titles = first.examples(subject=subject)
+    fig = plotting.plot_triplets({f"{first.name}, {subject}": images},
+                                 {f"{first.name}, {subject}": titles}, size=1.0)
     fig.savefig(out / "fig3_slices.png", dpi=150)
     plt.close(fig)
     for number, experiment in ((4, "guys"), (5, "all")):
