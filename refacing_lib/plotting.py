@@ -322,6 +322,9 @@ def plot_skin_surface(ax, data: np.ndarray, zooms, level: float, step: int = 2,
                       color=(0.85, 0.7, 0.6)):
     """Render the skin of a head as a shaded 3-D surface (marching cubes), seen from the front.
 
+    The head is the voxels above ``level`` after a 1-voxel Gaussian smoothing, with every
+    axial slice's holes filled (so that no inner surface, such as the airways, shows through).
+
     Parameters
     ----------
     ax : matplotlib 3-D Axes (``projection="3d"``)
@@ -339,8 +342,11 @@ def plot_skin_surface(ax, data: np.ndarray, zooms, level: float, step: int = 2,
     from scipy import ndimage
     from skimage.measure import marching_cubes
 
-    smooth = ndimage.gaussian_filter(np.asarray(data, np.float32), 1.0)
-    verts, faces, normals, _ = marching_cubes(smooth, level, spacing=tuple(map(float, zooms)),
+    head = ndimage.gaussian_filter(np.asarray(data, np.float32), 1.0) > level
+    for k in range(head.shape[2]):
+        head[..., k] = ndimage.binary_fill_holes(head[..., k])
+    surface = ndimage.gaussian_filter(head.astype(np.float32), 1.0)
+    verts, faces, normals, _ = marching_cubes(surface, 0.5, spacing=tuple(map(float, zooms)),
                                               step_size=step)
     light = np.array([0.3, 1.0, 0.4]) / np.linalg.norm([0.3, 1.0, 0.4])
     shade = np.clip(np.abs(normals[faces].mean(axis=1) @ light), 0.15, 1.0)
