@@ -1,8 +1,9 @@
 """Speed and quality of face blurring and removal on the synthetic cohort, one core.
 
-Run: ``python benchmarks/bench_deface.py [--subjects N] [--folder DIR]``
+Run: ``python benchmarks/bench_deface.py [--subjects N] [--folder DIR] [--seed S]``
 
-For each full-size synthetic subject (generated into ``<data>/synthetic`` if missing) prints
+For each full-size synthetic subject (cohort seed ``S``, default 0, generated into
+``<data>/synthetic`` if missing; give another seed its own ``--folder``) prints
 the seconds of ``find_face`` and of each method on top of it, and the quality measured against
 the ground truth (:func:`refacing_lib.metrics.deface_quality`): true brain voxels changed, the
 fraction of the true face zeroed and of the other head voxels changed (remove), the relative
@@ -33,8 +34,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=12)
     ap.add_argument("--folder", type=Path, default=data_root() / "synthetic")
+    ap.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     args = ap.parse_args()
-    paths = make_cohort(args.folder, subjects=args.subjects, seed=0, progress=False)
+    paths = make_cohort(args.folder, subjects=args.subjects, seed=args.seed, progress=False)
     print(f"{'subject':8s} {'find s':>6s} {'blur s':>6s} {'rm s':>5s} {'brain':>5s} "
           f"{'face0':>6s} {'other':>6s} {'skin':>5s} {'deep':>5s} {'detail':>6s}")
     for path in paths:

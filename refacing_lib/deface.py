@@ -11,8 +11,10 @@ FSL or FreeSurfer, so the course implements both ideas here:
 Both find the head, the brain and the face in the image itself (:func:`find_face`); they never
 read a ground truth. How (all lengths in millimetres, so any voxel size works):
 
-1. **Head**: the volume is averaged into blocks of about 2 mm; voxels above half the Otsu
-   threshold, largest connected part, closed and filled.
+1. **Head**: the volume is averaged into blocks of about 2 mm (never thicker than 2 mm along
+   the inferior-superior axis: 2.4 mm blocks of 1.2 mm voxels average away the thin horizontal
+   plates of bone, orbital roof and skull base, that separate the brain from orbits and neck);
+   voxels above half the Otsu threshold, largest connected part, closed and filled.
 2. **Brain**: inside the head, voxels above half the Otsu threshold of the head's intensities
    (grey and white matter, not CSF or bone), eroded by 7 mm so that the brain comes apart
    from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept. If
@@ -27,14 +29,18 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    that estimate, right above the orbits. So the same steps are run again on the image divided
    by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
    intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
-   out of the skull), and, above the brow and within 8 mm of it, the result is completed by
+   out of the skull), and, above the lowest point of the estimate's front 15% (at or below the
+   brow of step 3) and within 8 mm of it, the result is completed by
    its mirror image about the middle of the head (a lateral corner found on one side only).
    Everything within :data:`BRAIN_MARGIN_MM` of the estimate or of these completions is
-   protected: never changed. They only protect; the face region is measured on the estimate.
-3. **Face region** (sagittal, applied to every sagittal slice): from 20 mm above the brow (the
-   lowest point of the front 15% of the brain) down to 10 mm below the chin (where the head's
-   anterior profile recedes by 20 mm), and from the anterior profile back by 62 mm at the eyes,
-   88 mm at the nose and 75 mm at the mouth (``_DEPTH_TABLE``).
+   protected: never changed. They only protect; the face region is measured on the estimate
+   (its brow on the estimate before the growth).
+3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
+   to 6 mm below the chin (where the head's anterior profile recedes by 20 mm), and from the
+   anterior profile back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth,
+   narrowing to 41 mm 140 mm below the brow (``_DEPTH_TABLE``). The brow is the lowest level
+   where the front 15% of the brain estimate *before* its growth into darker tissue is at least
+   100 mm^2 in cross-section: the grown estimate can reach into an orbit.
 
 It refuses (:class:`DefaceError`) to deface an image in which it cannot find those: a
 brain-only (skull-stripped) image, a head cut above the nose, an image that is not T1-weighted
@@ -87,10 +93,12 @@ _REFIT_MAX_ML = 200.0  # ... and ignored if it adds more than this (it flooded i
 _MIRROR_REACH_MM = 8.0  # the mirror image of the brain protects only this close to the brain
 _MIN_FACE_ML = 150.0   # head tissue in the face region below which there is no face to work on
 # Depth of the face behind the head's anterior profile (mm) against height above the brow (mm)
-_DEPTH_TABLE = ([-200.0, -110.0, -60.0, -30.0, -20.0, 20.0], [60.0, 75.0, 75.0, 88.0, 62.0, 62.0])
-_BROW_UP_MM = 20.0     # the face region reaches this far above the brow
+_DEPTH_TABLE = ([-140.0, -110.0, -90.0, -60.0, -45.0, -30.0, -20.0, 20.0],
+                [41.0, 77.0, 77.0, 83.0, 88.0, 79.0, 58.0, 57.0])
+_BROW_AREA_MM2 = 100.0  # the brow is the lowest level where the front brain is this large
+_BROW_UP_MM = 14.0     # the face region reaches this far above the brow
 _CHIN_DROP_MM = 20.0   # below the chin the profile recedes by more than this
-_BELOW_CHIN_MM = 10.0  # the face region reaches this far below the chin
+_BELOW_CHIN_MM = 6.0   # the face region reaches this far below the chin
 
 
 class DefaceError(ValueError):
@@ -151,7 +159,7 @@ def find_face(volume: Volume) -> FaceFinding:
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
     head_c = _head_mask(coarse)
     seed_c = _seed_zone(head_c, zc)
-    brain_c = _brain_mask(coarse, head_c, seed_c, zc, name)
+    inner_c, brain_c = _brain_mask(coarse, head_c, seed_c, zc, name)
     brain_ml = brain_c.sum() * np.prod(zc) / 1000
     if not _BRAIN_ML[0] <= brain_ml <= _BRAIN_ML[1]:
         raise DefaceError(
@@ -162,7 +170,9 @@ def find_face(volume: Volume) -> FaceFinding:
     head = _upsample(head_c, factors, volume.shape)
     brain = _upsample(brain_c, factors, volume.shape)
     protected = _upsample(near_c, factors, volume.shape)
-    region, marks = _face_region(brain.any(axis=0), head.any(axis=0), volume.zooms)
+    inner_count = _upsample(inner_c.sum(axis=0, keepdims=True) * factors[0], (1, *factors[1:]),
+                            (1, *volume.shape[1:]))[0]
+    region, marks = _face_region(inner_count, head.any(axis=0), volume.zooms)
     face_ml = (head & region[None] & ~protected).sum() * np.prod(volume.zooms) / 1000
     marks.update(face_ml=float(face_ml), brain_ml=float(brain_ml))
     if face_ml < _MIN_FACE_ML:
@@ -308,8 +318,15 @@ def _defaced(output: Path) -> bool:
 # ---- masks ------------------------------------------------------------------------------------
 
 def _block_factors(zooms) -> tuple[int, int, int]:
-    """Voxels per block along each axis for blocks of about ``_BLOCK_MM``."""
-    return tuple(max(1, int(round(_BLOCK_MM / z))) for z in zooms)
+    """Voxels per block along each axis for blocks of about ``_BLOCK_MM``.
+
+    Along the inferior-superior axis (axis 2) a block is never thicker than ``_BLOCK_MM``: the
+    orbital roof and the skull base are thin horizontal plates of dark bone, and a 2.4 mm block
+    (two 1.2 mm voxels) averages them with the bright tissue on both sides, so that the brain
+    estimate leaks through them into the orbits or the neck.
+    """
+    left_right, front_back = (max(1, int(round(_BLOCK_MM / z))) for z in zooms[:2])
+    return left_right, front_back, max(1, int(_BLOCK_MM / zooms[2] + 1e-6))
 
 
 def _block_mean(data: np.ndarray, factors) -> np.ndarray:
@@ -379,9 +396,12 @@ def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
     return out
 
 
-def _brain_mask(coarse, head, seed, zooms, name, level=None) -> np.ndarray:
+def _brain_mask(coarse, head, seed, zooms, name, level=None) -> tuple[np.ndarray, np.ndarray]:
     """The brain estimate (step 2 of the module's description); ``seed`` is
     :func:`_seed_zone`, ``level`` the candidate threshold (half the head's Otsu threshold).
+
+    Returns the estimate before and after it grew into darker tissue (``_GROW_MM``): the first
+    stays inside the skull, the second may reach into an orbit through its thin roof.
 
     A core (:func:`_brain_core`) within ``_NECK_MM`` of the head's lowest slice leaked into the
     neck; it is looked for again with ``level`` raised by ``_RAISE``, up to ``_RAISE_TRIES``
@@ -410,7 +430,7 @@ def _brain_mask(coarse, head, seed, zooms, name, level=None) -> np.ndarray:
     # than CSF, at most _GROW_MM further
     loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
     steps = max(1, int(round(_GROW_MM / min(zooms))))
-    return ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
+    return brain, ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
 
 
 def _brain_core(coarse, head, seed, zooms, name, level) -> tuple[np.ndarray, np.ndarray]:
@@ -451,7 +471,7 @@ def _guarded(coarse, head, seed, brain, zooms) -> np.ndarray:
     guard = brain.copy()
     try:
         level = 0.5 * threshold_otsu(corrected[head[box]])
-        again = _brain_mask(corrected, head[box], seed[box], zooms, "", level)
+        again = _brain_mask(corrected, head[box], seed[box], zooms, "", level)[1]
     except (DefaceError, ValueError):     # nothing found again: the estimate alone
         again = brain[box]
     if (again & ~brain[box]).sum() * np.prod(zooms) / 1000 <= _REFIT_MAX_ML:
@@ -496,8 +516,8 @@ def _bias_field(coarse, brain, zooms, box) -> np.ndarray:
 
 
 def _brow(brain: np.ndarray) -> int:
-    """Axis-2 index of the brow: the lowest point of the front 15% of the brain (as in
-    :func:`_face_region`)."""
+    """Axis-2 index of the lowest point of the front 15% of the brain (at or below the brow of
+    :func:`_face_region`, which ignores thin spurs)."""
     ys, zs = np.nonzero(brain.any(axis=0))
     front, back = ys.max(), ys.min()
     return int(zs[ys > front - 0.15 * (front - back)].min())
@@ -505,20 +525,25 @@ def _brow(brain: np.ndarray) -> int:
 
 # ---- the face region --------------------------------------------------------------------------
 
-def _face_region(brain2d: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np.ndarray, dict]:
+def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np.ndarray, dict]:
     """Sagittal face region, shape (ny, nz), from the brain's and head's sagittal projections.
 
-    Below the brow (the lowest point of the front 15% of the brain) plus ``_BROW_UP_MM``, above
-    the chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm behind the head's anterior
-    profile at each height.
+    ``brain_count`` (ny, nz) holds the number of brain voxels along axis 0, ``head2d`` (ny, nz)
+    whether the head is there. The region lies below the brow plus ``_BROW_UP_MM``, above the
+    chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm behind the head's anterior
+    profile at each height. The brow is the lowest level where the front 15% of the brain is at
+    least ``_BROW_AREA_MM2`` in cross-section: a thin spur that the estimate grew into an orbit
+    does not pull it down.
     """
-    zy, zz = zooms[1], zooms[2]
-    ys, zs = np.nonzero(brain2d)
+    zx, zy, zz = zooms
+    ys, zs = np.nonzero(brain_count)
     front, back = ys.max() * zy, ys.min() * zy
-    frontal = ys * zy > front - 0.15 * (front - back)
-    brow = zs[frontal].min() * zz
-    Y = (np.arange(brain2d.shape[0]) * zy)[:, None]
-    Z = np.arange(brain2d.shape[1]) * zz
+    frontal = np.arange(brain_count.shape[0]) * zy > front - 0.15 * (front - back)
+    area = brain_count[frontal].sum(axis=0) * zx * zy
+    large = np.nonzero(area >= _BROW_AREA_MM2)[0]
+    brow = (large[0] if large.size else zs[np.isin(ys, np.nonzero(frontal)[0])].min()) * zz
+    Y = (np.arange(brain_count.shape[0]) * zy)[:, None]
+    Z = np.arange(brain_count.shape[1]) * zz
     has = head2d.any(axis=0)
     profile = np.where(has, (head2d.shape[0] - 1 - np.argmax(head2d[::-1], axis=0)) * zy, 0.0)
     chin = _chin(profile, Z, brow)
@@ -546,16 +571,23 @@ def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
 def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     """Smear the skin layer of the face region along the surface, in place.
 
-    The layer is every voxel of the face region (not protected) within :data:`BLUR_LAYER_MM`
-    of the skin, inside or outside. Like mask_face, it is blurred along a *smoothed* skin
-    surface: voxels are sorted into shells by their depth below that surface (hat weights,
+    The zone is the face region, continued below its lowest row down to the edge of the image
+    (like mask_face's face box, which reaches into the neck: a zone ending under the chin would
+    leave a step in the surface there), less the protected voxels. The layer is every voxel of
+    the zone within :data:`BLUR_LAYER_MM` of the skin, inside or outside. Like mask_face, it
+    is blurred along a *smoothed* skin surface (the signed depth smoothed by ``_SURFACE_MM``):
+    voxels are sorted into shells by their depth below that surface (hat weights,
     ``_SHELL_MM`` apart), each shell is blurred with a Gaussian of ``_SMEAR_MM`` restricted
     to the shell (normalised convolution, on a grid of half the resolution), and each voxel
-    takes the blurred values of its two nearest shells. Nose, lips and eyelids stand out of
-    the smoothed surface, so they are smeared into the air and the cheeks around them;
-    deeper tissue is untouched.
+    takes the blurred values of its two nearest shells. Air inside the head (darker than half
+    the layer's median tissue: nasal cavity, mouth) is left out of those averages and gets the
+    smeared tissue's value. Nose, lips and eyelids stand out of the smoothed surface, so they
+    are smeared into the air and the cheeks around them; deeper tissue is untouched.
     """
-    layer_zone = finding.face_region[None] & ~finding.protected
+    zone = finding.face_region.copy()
+    lowest = np.nonzero(zone.any(axis=0))[0][0]
+    zone[:, :lowest] = zone[:, lowest, None]
+    layer_zone = zone[None] & ~finding.protected
     box = _bounding_box(layer_zone & finding.head, zooms, BLUR_LAYER_MM + _SMEAR_MM)
     if box is None:
         return
@@ -573,8 +605,14 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
                      mode="nearest", grid_mode=True)
     layer = layer_zone[box] & (np.abs(depth) <= BLUR_LAYER_MM)
     smooth_depth = ndi.gaussian_filter(coarse_depth, [_SURFACE_MM / z for z in czooms])
-    coarse_layer = _block_mean(layer.astype(np.float32), factors)
-    coarse_value = _block_mean(sub * layer, factors)
+    # air inside the head (nasal cavity, mouth) is left out of the averages and filled: smeared
+    # into the tissue, it would dim the layer to about half the skin's contrast, and the skin's
+    # shape would reappear at the layer's inner edge, 8 mm deep, or anywhere in between
+    tissue = depth > 0
+    cavity = tissue & (sub < 0.5 * np.median(sub[layer & tissue]))
+    kept = layer & ~cavity
+    coarse_layer = _block_mean(kept.astype(np.float32), factors)
+    coarse_value = _block_mean(sub * kept, factors)
     sigma = [_SMEAR_MM / z for z in czooms]
     idx = np.nonzero(layer)
     coords = np.stack([(i - (f - 1) / 2) / f for i, f in zip(idx, factors)])
