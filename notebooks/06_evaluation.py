@@ -46,20 +46,20 @@ batch_size = 1
 epochs = 3
 checkpoint_every = 1
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
-results_dir = ""  # where the results table and figures go (make reproduce sets it)
+results_dir = "../build/results"  # the results table and the paper's figures go here
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Image, display
 
 from refacing_lib import plotting
-from refacing_lib.course import experiments as experiment_list
+from refacing_lib.course import experiments as experiment_list, prepare_data
 from refacing_lib.datasets import open_dataset
 from refacing_lib.evaluation import evaluate_run, write_results
-from refacing_lib.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.profiles import dataset_dir, run_dir
 from refacing_lib.reidentify import face_profile, identification_rates
-from refacing_lib.synthetic import make_cohort
 from refacing_lib.training import TrainConfig, train
 
 # %% [markdown]
@@ -72,8 +72,8 @@ from refacing_lib.training import TrainConfig, train
 # %%
 if data_source == "synthetic":
     print("SYNTHETIC DATA: the heads are the course's generated cohort, not real subjects.")
-    make_cohort(data_root() / "synthetic", subjects=synthetic_subjects, seed=seed,
-                rescans=True, progress=False)
+prepare_data({"data_source": data_source, "synthetic_subjects": synthetic_subjects,
+              "seed": seed}, rescans=True)       # the synthetic cohort's second scans: see below
 config = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
                      disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,
                      checkpoint_every=checkpoint_every, seed=seed)
@@ -97,9 +97,25 @@ for experiment, method in runs:
 # Both are computed for the anonymized slice too: refacing helps only where it beats that.
 # `evaluate_run` refaces the test slices with the latest checkpoint, measures them, runs the
 # re-identification attack described below, and refaces one whole test head.
+# `write_results` then saves it all in one folder: the per-image scores, the per-site means,
+# the metrics table as CSV and Markdown, and the paper's figures, which this notebook shows
+# from there. `make reproduce` writes it to `build/results/`; the instructors'
+# `make reproduce-full` (the paper's four experiments on IXI with the full profile) runs the
+# same code through `refacing reproduce`.
 
 # %%
 evaluations = [evaluate_run(data_source, experiment, method) for experiment, method in runs]
+results = write_results(evaluations, results_dir).parent
+print("results in", results.resolve())
+
+
+def show(pattern):
+    """Display the results folder's figures whose names match ``pattern``."""
+    for path in sorted(results.glob(pattern)):
+        display(Image(filename=str(path)))
+
+
+# %%
 means = pd.concat({ev.name: ev.scores[["anonymized correlation", "refaced correlation",
                                        "anonymized ssim", "refaced ssim"]].mean()
                    for ev in evaluations}, axis=1)
@@ -111,11 +127,7 @@ means.round(3)
 # Fig. 5 all sites.
 
 # %%
-for experiment in dict.fromkeys(ev.experiment for ev in evaluations):
-    fig = plotting.plot_method_scores({ev.method: ev.scores for ev in evaluations
-                                       if ev.experiment == experiment})
-    fig.suptitle(f"experiment {experiment}: correlation and SSIM with the original, front half")
-    plotting.save_figure(fig, figure_dir, f"scores_{experiment}")
+show("fig[45]_*.png")
 
 # %% [markdown]
 # Most pixels of the front half were never anonymized (the back of the nose, the tongue, the
@@ -137,20 +149,14 @@ changed.round(3)
 # in the middle, the refaced one below, for the middle slice of several test subjects.
 
 # %%
-for ev in evaluations:
-    images, titles = ev.examples(n=4)
-    fig = plotting.plot_triplets({ev.name: images}, {ev.name: titles}, size=2.0)
-    plotting.save_figure(fig, figure_dir, f"examples_{ev.name}")
+show("fig[12]_*.png")
 
 # %% [markdown]
-# And the paper's Fig. 3: all 21 slices of one test subject, from 18 mm left of the
-# mid-sagittal plane to 18 mm right of it.
+# And the paper's Fig. 3: all 21 slices of one test subject (a blurring run's, as in the
+# paper), from 18 mm left of the mid-sagittal plane to 18 mm right of it.
 
 # %%
-ev = evaluations[-1]
-images, titles = ev.examples(subject=ev.scores["name"].iloc[0])
-fig = plotting.plot_triplets({ev.name: images}, {ev.name: titles}, size=0.9)
-plotting.save_figure(fig, figure_dir, f"all_slices_{ev.name}");
+show("fig3_*.png")
 
 # %% [markdown]
 # With the quick profile (64 x 64 pixels, narrow networks, 3 epochs) the generators are far
@@ -240,8 +246,7 @@ identification.round(3)
 # (marching cubes) of one test head: original, anonymized and refaced.
 
 # %%
-fig = plotting.plot_surfaces({ev.name: ev.volume for ev in evaluations})
-plotting.save_figure(fig, figure_dir, "skin_surfaces");
+show("fig6_*.png")
 
 # %% [markdown]
 # The **slice discontinuity** puts a number on it: inside the anonymized region, the mean
@@ -254,17 +259,10 @@ plotting.save_figure(fig, figure_dir, "skin_surfaces");
 pd.DataFrame({ev.name: ev.volume["discontinuity"] for ev in evaluations}).round(3)
 
 # %% [markdown]
-# ## The results folder
-#
-# `write_results` saves everything above in one folder: the per-image scores, the per-site
-# means, the metrics table as CSV and Markdown, and the paper's figures (`fig1_blur.png` to
-# `fig5_all.png`, `fig6_surfaces.png`). `make reproduce` writes it to `build/results/`; the
-# instructors' `make reproduce-full` (the paper's four experiments on IXI with the full
-# profile) runs the same code through `refacing reproduce`.
+# The table of the results folder, `metrics.md`, sums it all up:
 
 # %%
-if results_dir:
-    print(write_results(evaluations, results_dir).read_text())
+print((results / "metrics.md").read_text())
 
 # %% [markdown]
 # ## What it means for sharing anonymized MRI

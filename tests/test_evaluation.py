@@ -47,7 +47,6 @@ def test_identification_with_a_gallery_of_the_originals(identity_evaluation):
     assert table.loc["original", "top-1"] == 1.0
     # refacing that changes nothing is the anonymized face
     assert table.loc["refaced"].equals(table.loc["anonymized"])
-    assert table.loc["anonymized", "top-5"] <= 1.0
 
 
 def test_results_folder(identity_evaluation, tmp_path):
