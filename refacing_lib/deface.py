@@ -36,7 +36,8 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    protected: never changed. They only protect; the face region is measured on the estimate
    (its brow on the estimate before the growth).
 3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
-   to 6 mm below the chin (where the head's anterior profile recedes by 20 mm), and from the
+   to 6 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
+   view cut above the chin, where the cut recedes by 40 mm), and from the
    anterior profile back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth,
    narrowing to 41 mm 140 mm below the brow (``_DEPTH_TABLE``). The brow is the lowest level
    where the front 15% of the brain estimate *before* its growth into darker tissue is at least
@@ -99,6 +100,8 @@ _BROW_AREA_MM2 = 100.0  # the brow is the lowest level where the front brain is 
 _BROW_UP_MM = 14.0     # the face region reaches this far above the brow
 _CHIN_DROP_MM = 20.0   # below the chin the profile recedes by more than this
 _BELOW_CHIN_MM = 6.0   # the face region reaches this far below the chin
+_CUT_DROP_MM = 40.0    # a field of view cut above the chin: the face ends where the cut recedes
+_RECEDE_MM = 30.0      # the face's depth is measured from at most this far behind the front
 
 
 class DefaceError(ValueError):
@@ -531,7 +534,8 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np
     ``brain_count`` (ny, nz) holds the number of brain voxels along axis 0, ``head2d`` (ny, nz)
     whether the head is there. The region lies below the brow plus ``_BROW_UP_MM``, above the
     chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm behind the head's anterior
-    profile at each height. The brow is the lowest level where the front 15% of the brain is at
+    profile at each height (under the chin, no deeper than at the chin: the receding neck or a
+    cut edge of the field of view does not carry the region backwards). The brow is the lowest level where the front 15% of the brain is at
     least ``_BROW_AREA_MM2`` in cross-section: a thin spur that the estimate grew into an orbit
     does not pull it down.
     """
@@ -547,23 +551,43 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np
     has = head2d.any(axis=0)
     profile = np.where(has, (head2d.shape[0] - 1 - np.argmax(head2d[::-1], axis=0)) * zy, 0.0)
     chin = _chin(profile, Z, brow)
-    depth = np.interp(Z - brow, *_DEPTH_TABLE)
+    # below the brow the profile that the depth is measured from never lies more than
+    # _RECEDE_MM behind the most anterior point above it: a cut edge of the field of view that
+    # slopes backwards would otherwise carry the region back with it
+    under = np.nonzero(Z < brow)[0][::-1]
+    ahead = np.maximum.accumulate(profile[under])
+    profile[under] = np.maximum(profile[under], ahead - _RECEDE_MM)
+    limit = profile - np.interp(Z - brow, *_DEPTH_TABLE)      # back edge of the face (mm)
+    limit[Z < chin] = limit[np.argmin(np.abs(Z - chin))]     # under the chin, the chin's edge
     region = ((Z < brow + _BROW_UP_MM) & (Z > chin - _BELOW_CHIN_MM))[None, :] & (
-        Y > (profile - depth)[None, :])
+        Y > limit[None, :])
     marks = dict(frontal_pole_mm=float(front), occipital_pole_mm=float(back),
                  brow_mm=float(brow), chin_mm=float(chin))
     return region, marks
 
 
 def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
-    """Height (mm) of the chin: going down from 70 mm below the brow, the first level where the
-    anterior profile lies ``_CHIN_DROP_MM`` behind the most anterior point seen so far."""
-    levels = np.nonzero((Z < brow - 70.0) & (Z > brow - 170.0))[0][::-1]
-    if levels.size == 0:
-        return float(Z[0])
-    ahead = np.maximum.accumulate(profile[levels])
-    receded = np.nonzero(profile[levels] < ahead - _CHIN_DROP_MM)[0]
-    return float(Z[levels[receded[0]]] if receded.size else Z[levels[-1]])
+    """Height (mm) of the lower end of the face.
+
+    Going down from 70 mm below the brow (under the nose), the chin is the first level where the
+    anterior profile lies ``_CHIN_DROP_MM`` behind the most anterior point seen so far. A field
+    of view that ends above the chin has no such level; there the face ends where the head's
+    profile, going down from the brow, lies ``_CUT_DROP_MM`` behind the most anterior point seen
+    so far (an oblique cut: the region would otherwise follow the cut edge back under the
+    cerebellum), or else at the lowest level within 170 mm of the brow.
+    """
+    def first_recess(levels, drop):
+        ahead = np.maximum.accumulate(profile[levels])
+        receded = np.nonzero(profile[levels] < ahead - drop)[0]
+        return float(Z[levels[receded[0]]]) if receded.size else None
+
+    below = np.nonzero((Z < brow) & (Z > brow - 170.0))[0][::-1]
+    chin = first_recess(below[Z[below] < brow - 70.0], _CHIN_DROP_MM)
+    if chin is None and below.size:
+        chin = first_recess(below, _CUT_DROP_MM)
+    if chin is None:
+        chin = float(Z[below[-1]]) if below.size else float(Z[0])
+    return chin
 
 
 # ---- blurring ---------------------------------------------------------------------------------
