@@ -117,7 +117,7 @@ print(f"{path.name}: RAS shape {vol.shape}, voxels {tuple(round(z, 4) for z in v
 # 3. **Face region**: a region of the sagittal plane, the same for every sagittal slice: from a
 #    little above the floor of the frontal lobe (the brow) down to below the chin, and within a
 #    set depth behind the front of the head at each height. That front never lies more than
-#    30 mm behind the nose, so a field of view that cuts the face obliquely does not drag the
+#    40 mm behind the nose, so a field of view that cuts the face obliquely does not drag the
 #    region back with its edge. The protected margin is cut out of it in 3-D, so the eyes
 #    below the frontal lobes can go while the lobes stay.
 

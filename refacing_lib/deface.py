@@ -37,9 +37,11 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    (its brow on the estimate before the growth).
 3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
    to 6 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
-   view cut above the chin, where the cut recedes by 40 mm), and from the
-   anterior profile back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth,
-   narrowing to 41 mm 140 mm below the brow (``_DEPTH_TABLE``). The brow is the lowest level
+   view cut above the chin, where the cut recedes by 40 mm), and from the anterior profile
+   back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth, narrowing to
+   41 mm 140 mm below the brow (``_DEPTH_TABLE``). The profile is never taken more than 40 mm
+   behind the most anterior point above it, and under the chin the chin's depth is kept, so
+   that a cut edge of the field of view does not carry the region backwards. The brow is the lowest level
    where the front 15% of the brain estimate *before* its growth into darker tissue is at least
    100 mm^2 in cross-section: the grown estimate can reach into an orbit.
 
@@ -100,8 +102,7 @@ _BROW_AREA_MM2 = 100.0  # the brow is the lowest level where the front brain is 
 _BROW_UP_MM = 14.0     # the face region reaches this far above the brow
 _CHIN_DROP_MM = 20.0   # below the chin the profile recedes by more than this
 _BELOW_CHIN_MM = 6.0   # the face region reaches this far below the chin
-_CUT_DROP_MM = 40.0    # a field of view cut above the chin: the face ends where the cut recedes
-_RECEDE_MM = 30.0      # the face's depth is measured from at most this far behind the front
+_RECEDE_MM = 40.0      # below the brow, a profile this far behind the front is no longer face
 
 
 class DefaceError(ValueError):
@@ -379,14 +380,19 @@ def _closing(mask: np.ndarray, steps: int) -> np.ndarray:
 
 
 def _seed_zone(head: np.ndarray, zooms) -> np.ndarray:
-    """Where the brain must be: more than ``_DEEP_MM`` inside the head, in its upper half."""
+    """Where the brain must be: more than ``_DEEP_MM`` inside the head, in its upper half.
+
+    The depth is measured on every second voxel along each axis (a few mm do not matter here,
+    and it is the largest distance transform of :func:`find_face`)."""
     if not head.any():
         return head
-    depth = ndi.distance_transform_edt(head, sampling=zooms)
+    deep = ndi.distance_transform_edt(head[::2, ::2, ::2], sampling=[2 * z for z in zooms])
+    deep = (deep > _DEEP_MM).repeat(2, 0).repeat(2, 1).repeat(2, 2)
+    deep = deep[: head.shape[0], : head.shape[1], : head.shape[2]]
     z = np.nonzero(head.any(axis=(0, 1)))[0]
     upper = np.zeros(head.shape, bool)
     upper[:, :, (z[0] + z[-1]) // 2:] = True
-    return (depth > _DEEP_MM) & upper
+    return deep & upper
 
 
 def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
@@ -572,7 +578,7 @@ def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
     Going down from 70 mm below the brow (under the nose), the chin is the first level where the
     anterior profile lies ``_CHIN_DROP_MM`` behind the most anterior point seen so far. A field
     of view that ends above the chin has no such level; there the face ends where the head's
-    profile, going down from the brow, lies ``_CUT_DROP_MM`` behind the most anterior point seen
+    profile, going down from the brow, lies ``_RECEDE_MM`` behind the most anterior point seen
     so far (an oblique cut: the region would otherwise follow the cut edge back under the
     cerebellum), or else at the lowest level within 170 mm of the brow.
     """
@@ -584,7 +590,7 @@ def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
     below = np.nonzero((Z < brow) & (Z > brow - 170.0))[0][::-1]
     chin = first_recess(below[Z[below] < brow - 70.0], _CHIN_DROP_MM)
     if chin is None and below.size:
-        chin = first_recess(below, _CUT_DROP_MM)
+        chin = first_recess(below, _RECEDE_MM)
     if chin is None:
         chin = float(Z[below[-1]]) if below.size else float(Z[0])
     return chin
