@@ -41,9 +41,9 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth, narrowing to
    41 mm 140 mm below the brow (``_DEPTH_TABLE``). The profile is never taken more than 40 mm
    behind the most anterior point above it, and under the chin the chin's depth is kept, so
-   that a cut edge of the field of view does not carry the region backwards. The brow is the lowest level
-   where the front 15% of the brain estimate *before* its growth into darker tissue is at least
-   100 mm^2 in cross-section: the grown estimate can reach into an orbit.
+   that a cut edge of the field of view does not carry the region backwards. The brow is the
+   lowest level where the front 15% of the brain estimate *before* its growth into darker
+   tissue is at least 100 mm^2 in cross-section: the grown estimate can reach into an orbit.
 
 It refuses (:class:`DefaceError`) to deface an image in which it cannot find those: a
 brain-only (skull-stripped) image, a head cut above the nose, an image that is not T1-weighted
@@ -540,10 +540,11 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np
     ``brain_count`` (ny, nz) holds the number of brain voxels along axis 0, ``head2d`` (ny, nz)
     whether the head is there. The region lies below the brow plus ``_BROW_UP_MM``, above the
     chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm behind the head's anterior
-    profile at each height (under the chin, no deeper than at the chin: the receding neck or a
-    cut edge of the field of view does not carry the region backwards). The brow is the lowest level where the front 15% of the brain is at
-    least ``_BROW_AREA_MM2`` in cross-section: a thin spur that the estimate grew into an orbit
-    does not pull it down.
+    profile at each height (a profile at most ``_RECEDE_MM`` behind the most anterior point
+    above it, and under the chin no deeper than at the chin: the receding neck or a cut edge of
+    the field of view does not carry the region backwards). The brow is the lowest level where
+    the front 15% of the brain is at least ``_BROW_AREA_MM2`` in cross-section: a thin spur
+    that the estimate grew into an orbit does not pull it down.
     """
     zx, zy, zz = zooms
     ys, zs = np.nonzero(brain_count)
