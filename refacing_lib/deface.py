@@ -562,8 +562,7 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np
     # _RECEDE_MM behind the most anterior point above it: a cut edge of the field of view that
     # slopes backwards would otherwise carry the region back with it
     under = np.nonzero(Z < brow)[0][::-1]
-    ahead = np.maximum.accumulate(profile[under])
-    profile[under] = np.maximum(profile[under], ahead - _RECEDE_MM)
+    profile[under] += np.maximum(_recession(profile, under) - _RECEDE_MM, 0.0)
     limit = profile - np.interp(Z - brow, *_DEPTH_TABLE)      # back edge of the face (mm)
     limit[Z < chin] = limit[np.argmin(np.abs(Z - chin))]     # under the chin, the chin's edge
     region = ((Z < brow + _BROW_UP_MM) & (Z > chin - _BELOW_CHIN_MM))[None, :] & (
@@ -584,8 +583,7 @@ def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
     cerebellum), or else at the lowest level within 170 mm of the brow.
     """
     def first_recess(levels, drop):
-        ahead = np.maximum.accumulate(profile[levels])
-        receded = np.nonzero(profile[levels] < ahead - drop)[0]
+        receded = np.nonzero(_recession(profile, levels) > drop)[0]
         return float(Z[levels[receded[0]]]) if receded.size else None
 
     below = np.nonzero((Z < brow) & (Z > brow - 170.0))[0][::-1]
@@ -595,6 +593,12 @@ def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
     if chin is None:
         chin = float(Z[below[-1]]) if below.size else float(Z[0])
     return chin
+
+
+def _recession(profile: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """How far (mm) the anterior ``profile`` lies behind its most anterior point so far, going
+    through ``levels`` (indices, in that order)."""
+    return np.maximum.accumulate(profile[levels]) - profile[levels]
 
 
 # ---- blurring ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from refacing_lib.deface import DefaceError, deface, find_face
+from refacing_lib.deface import DefaceError, _chin, deface, find_face
 from refacing_lib.io import Volume, load_volume, save_volume
 from refacing_lib.metrics import deface_quality
 
@@ -176,6 +176,18 @@ def test_field_of_view_cut_obliquely_through_the_face(synth_ixi_cohort, front_mm
         assert q["brain_changed"] == 0, method
         assert q["other_changed"] <= bound, (method, q["other_changed"])
     assert q["face_zeroed"] >= 0.90
+
+
+def test_chin_of_a_face_and_of_a_field_of_view_cut_above_it():
+    """``_chin`` on hand-made anterior profiles (mm, 1 mm levels)."""
+    Z = np.arange(151.0)
+    # a chin: the profile steps 30 mm back at 29 mm, 91 mm below a brow at 120 mm
+    assert _chin(np.where(Z >= 30, 200.0, 170.0), Z, brow=120.0) == 29.0
+    # the image ends 75 mm below the brow, on a cut that recedes 2 mm per mm from 45 mm down:
+    # too few levels under the nose for a 20 mm recess, so the face ends where the cut lies
+    # more than 40 mm behind the front (it used to run to the bottom of the image)
+    cut = np.where(Z >= 45, 200.0, 200.0 - 2 * (45 - Z))
+    assert _chin(cut, Z, brow=75.0) == 24.0
 
 
 def test_brain_only_image_is_refused():
