@@ -118,8 +118,10 @@ print(f"{path.name}: RAS shape {vol.shape}, voxels {tuple(round(z, 4) for z in v
 #    little above the floor of the frontal lobe (the brow) down to below the chin, and within a
 #    set depth behind the front of the head at each height. That front never lies more than
 #    40 mm behind the nose, so a field of view that cuts the face obliquely does not drag the
-#    region back with its edge. The protected margin is cut out of it in 3-D, so the eyes
-#    below the frontal lobes can go while the lobes stay.
+#    region back with its edge. Nor does the region reach behind the pharynx: the airway, dark
+#    in the midline from the neck up, marks where the face ends and the muscles in front of
+#    the spine begin. The protected margin is cut out of it in 3-D, so the eyes below the
+#    frontal lobes can go while the lobes stay.
 
 # %%
 start = time.perf_counter()

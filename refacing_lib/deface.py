@@ -36,14 +36,20 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    protected: never changed. They only protect; the face region is measured on the estimate
    (its brow on the estimate before the growth).
 3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
-   to 6 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
+   to 14 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
    view cut above the chin, where the cut recedes by 40 mm), and from the anterior profile
    back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth, narrowing to
    41 mm 140 mm below the brow (``_DEPTH_TABLE``). The profile is never taken more than 40 mm
    behind the most anterior point above it, and under the chin the chin's depth is kept, so
-   that a cut edge of the field of view does not carry the region backwards. The brow is the
-   lowest level where the front 15% of the brain estimate *before* its growth into darker
-   tissue is at least 100 mm^2 in cross-section: the grown estimate can reach into an orbit.
+   that a cut edge of the field of view does not carry the region backwards. Nor does the
+   region reach behind the posterior wall of the pharynx, where that lies more than 40 mm
+   behind the profile: the airway is the dark (air) part of the midline that leaves the field
+   of view through the neck and runs up at least 30 mm, the most anterior such part (the
+   spinal canal lies behind it), its wall coming forward at most 10 mm going up (the roof of
+   the nasal cavity slopes into the face). A shallow face would otherwise lose the muscles in
+   front of the spine. The brow is the lowest level where the front 15% of the brain
+   estimate *before* its growth into darker tissue is at least 100 mm^2 in cross-section: the
+   grown estimate can reach into an orbit.
 
 It refuses (:class:`DefaceError`) to deface an image in which it cannot find those: a
 brain-only (skull-stripped) image, a head cut above the nose, an image that is not T1-weighted
@@ -101,8 +107,12 @@ _DEPTH_TABLE = ([-140.0, -110.0, -90.0, -60.0, -45.0, -30.0, -20.0, 20.0],
 _BROW_AREA_MM2 = 100.0  # the brow is the lowest level where the front brain is this large
 _BROW_UP_MM = 14.0     # the face region reaches this far above the brow
 _CHIN_DROP_MM = 20.0   # below the chin the profile recedes by more than this
-_BELOW_CHIN_MM = 6.0   # the face region reaches this far below the chin
+_BELOW_CHIN_MM = 14.0  # the face region reaches this far below the chin
 _RECEDE_MM = 40.0      # below the brow, a profile this far behind the front is no longer face
+_MIDLINE_MM = 4.0      # the airway is looked for this far on each side of the midline
+_AIRWAY_MIN_MM = 30.0  # ... in a dark part that runs up at least this far from the lowest level
+_AIRWAY_SLACK_MM = 10.0  # ... whose posterior wall comes forward at most this much going up
+_AIRWAY_FRONT_MM = 40.0  # ... and it limits the face only this far behind the anterior profile
 
 
 class DefaceError(ValueError):
@@ -161,7 +171,8 @@ def find_face(volume: Volume) -> FaceFinding:
     factors = _block_factors(volume.zooms)
     coarse = _block_mean(volume.data, factors)
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
-    head_c = _head_mask(coarse)
+    air_level = 0.5 * threshold_otsu(coarse)        # head / air
+    head_c = _head_mask(coarse, air_level)
     seed_c = _seed_zone(head_c, zc)
     inner_c, brain_c = _brain_mask(coarse, head_c, seed_c, zc, name)
     brain_ml = brain_c.sum() * np.prod(zc) / 1000
@@ -176,7 +187,10 @@ def find_face(volume: Volume) -> FaceFinding:
     protected = _upsample(near_c, factors, volume.shape)
     inner_count = _upsample(inner_c.sum(axis=0, keepdims=True) * factors[0], (1, *factors[1:]),
                             (1, *volume.shape[1:]))[0]
-    region, marks = _face_region(inner_count, head.any(axis=0), volume.zooms)
+    wall = np.full(volume.shape[2], np.nan)
+    wall_c = np.repeat(_airway(coarse, head_c, air_level, zc), factors[2])
+    wall[: wall_c.size] = wall_c
+    region, marks = _face_region(inner_count, head.any(axis=0), wall, volume.zooms)
     face_ml = (head & region[None] & ~protected).sum() * np.prod(volume.zooms) / 1000
     marks.update(face_ml=float(face_ml), brain_ml=float(brain_ml))
     if face_ml < _MIN_FACE_ML:
@@ -367,8 +381,9 @@ def _fill(mask: np.ndarray) -> np.ndarray:
     return ndi.binary_fill_holes(mask)
 
 
-def _head_mask(coarse: np.ndarray) -> np.ndarray:
-    head = _largest(coarse > 0.5 * threshold_otsu(coarse))
+def _head_mask(coarse: np.ndarray, level: float) -> np.ndarray:
+    """Voxels brighter than ``level``: the largest connected part, closed and filled."""
+    head = _largest(coarse > level)
     return _fill(_closing(head, 2))
 
 
@@ -402,6 +417,16 @@ def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
     box = _bounding_box(mask, zooms, mm + max(zooms))
     if box is not None:
         out[box] = ndi.distance_transform_edt(~mask[box], sampling=zooms) <= mm
+    return out
+
+
+def _deeper(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
+    """Voxels of ``mask`` more than ``mm`` from any voxel outside it (the distance transform
+    runs over the bounding box of ``mask`` grown by a voxel, whose rim lies outside it)."""
+    out = np.zeros(mask.shape, bool)
+    box = _bounding_box(mask, zooms, max(zooms))
+    if box is not None:
+        out[box] = ndi.distance_transform_edt(mask[box], sampling=zooms) > mm
     return out
 
 
@@ -446,7 +471,7 @@ def _brain_core(coarse, head, seed, zooms, name, level) -> tuple[np.ndarray, np.
     """The candidate voxels (head brighter than ``level``) and the brain's core: the part of
     them eroded by ``_ERODE_MM`` with most voxels in ``seed``."""
     cand = head & (coarse > level)
-    core = ndi.distance_transform_edt(cand, sampling=zooms) > _ERODE_MM
+    core = _deeper(cand, _ERODE_MM, zooms)
     labels, n = ndi.label(core)
     score = np.bincount(labels[seed], minlength=n + 1)
     score[0] = 0
@@ -524,6 +549,38 @@ def _bias_field(coarse, brain, zooms, box) -> np.ndarray:
     return np.exp(np.clip(log_bias, -_BIAS_MAX, _BIAS_MAX))
 
 
+def _airway(coarse, head, level, zooms) -> np.ndarray:
+    """Posterior wall of the pharyngeal airway (mm along axis 1) at each axis-2 level of
+    ``coarse``; NaN where it was not found.
+
+    In a slab of ``_MIDLINE_MM`` on each side of the middle of the head's left-right extent
+    (averaged), the airway is the part of the head darker than ``level`` (air) that reaches the
+    head's lowest level, as the pharynx leaves the field of view through the neck, and runs up
+    at least ``_AIRWAY_MIN_MM`` from there; of several such parts, the most anterior at the
+    lowest level (the spinal canal lies behind the airway). Its wall at each level is its most
+    posterior voxel there, but at most ``_AIRWAY_SLACK_MM`` in front of the most posterior
+    wall below that level.
+    """
+    wall = np.full(coarse.shape[2], np.nan)
+    xs = np.nonzero(head.any(axis=(1, 2)))[0]
+    middle, half = (xs[0] + xs[-1]) // 2, max(1, int(round(_MIDLINE_MM / zooms[0])))
+    slab = slice(max(middle - half, 0), middle + half + 1)
+    labels, _ = ndi.label(head[slab].all(axis=0) & (coarse[slab].mean(axis=0) < level))
+    low = np.nonzero(head.any(axis=(0, 1)))[0][0]
+    bottom = labels[:, low: low + 2]
+    spans = ndi.find_objects(labels)
+    parts = [p for p in np.unique(bottom[bottom > 0])
+             if (spans[p - 1][1].stop - spans[p - 1][1].start) * zooms[2] >= _AIRWAY_MIN_MM]
+    if parts:
+        air = labels == max(parts, key=lambda p: np.nonzero(bottom == p)[0].mean())
+        levels = np.nonzero(air.any(axis=0))[0]
+        back = np.argmax(air[:, levels], axis=0) * zooms[1]
+        # going up, the wall never comes forward more than _AIRWAY_SLACK_MM: where the air
+        # reaches into the nasal cavity, the cavity's roof slopes forward into the face
+        wall[levels] = np.minimum(back, np.minimum.accumulate(back) + _AIRWAY_SLACK_MM)
+    return wall
+
+
 def _brow(brain: np.ndarray) -> int:
     """Axis-2 index of the lowest point of the front 15% of the brain (at or below the brow of
     :func:`_face_region`, which ignores thin spurs)."""
@@ -534,17 +591,21 @@ def _brow(brain: np.ndarray) -> int:
 
 # ---- the face region --------------------------------------------------------------------------
 
-def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np.ndarray, dict]:
+def _face_region(brain_count: np.ndarray, head2d: np.ndarray, airway: np.ndarray, zooms
+                 ) -> tuple[np.ndarray, dict]:
     """Sagittal face region, shape (ny, nz), from the brain's and head's sagittal projections.
 
     ``brain_count`` (ny, nz) holds the number of brain voxels along axis 0, ``head2d`` (ny, nz)
-    whether the head is there. The region lies below the brow plus ``_BROW_UP_MM``, above the
-    chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm behind the head's anterior
-    profile at each height (a profile at most ``_RECEDE_MM`` behind the most anterior point
-    above it, and under the chin no deeper than at the chin: the receding neck or a cut edge of
-    the field of view does not carry the region backwards). The brow is the lowest level where
-    the front 15% of the brain is at least ``_BROW_AREA_MM2`` in cross-section: a thin spur
-    that the estimate grew into an orbit does not pull it down.
+    whether the head is there, ``airway`` (nz,) the posterior wall of the airway
+    (:func:`_airway`, mm along axis 1, NaN where none). The region lies below the brow plus
+    ``_BROW_UP_MM``, above the chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm
+    behind the head's anterior profile at each height (a profile at most ``_RECEDE_MM`` behind
+    the most anterior point above it, and under the chin no deeper than at the chin: the
+    receding neck or a cut edge of the field of view does not carry the region backwards). It
+    never reaches behind the airway's posterior wall (the prevertebral muscles and the spine),
+    unless that wall lies less than ``_AIRWAY_FRONT_MM`` behind the profile. The brow is the
+    lowest level where the front 15% of the brain is at least ``_BROW_AREA_MM2`` in
+    cross-section: a thin spur that the estimate grew into an orbit does not pull it down.
     """
     zx, zy, zz = zooms
     ys, zs = np.nonzero(brain_count)
@@ -565,6 +626,9 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, zooms) -> tuple[np
     profile[under] += np.maximum(_recession(profile, under) - _RECEDE_MM, 0.0)
     limit = profile - np.interp(Z - brow, *_DEPTH_TABLE)      # back edge of the face (mm)
     limit[Z < chin] = limit[np.argmin(np.abs(Z - chin))]     # under the chin, the chin's edge
+    # not behind the pharynx (NaN where no airway was found: no comparison holds there)
+    wall = np.minimum(airway, profile - _AIRWAY_FRONT_MM)
+    limit = np.where(wall > limit, wall, limit)
     region = ((Z < brow + _BROW_UP_MM) & (Z > chin - _BELOW_CHIN_MM))[None, :] & (
         Y > limit[None, :])
     marks = dict(frontal_pole_mm=float(front), occipital_pole_mm=float(back),

@@ -70,7 +70,10 @@ def profile_detail(volume: np.ndarray, face: np.ndarray, zooms, smooth_mm: float
     For every (left-right, inferior-superior) column of the face region, the skin height is
     the most anterior position (mm along axis 1) where the intensity exceeds half the median
     of the face tissue; the detail is what a Gaussian of ``smooth_mm`` removes from that height
-    map (nose edges, lips, eyelids), as a root mean square over the face's columns.
+    map (nose edges, lips, eyelids), as a root mean square over the columns more than
+    ``2 * smooth_mm`` inside the face's outline. Near the outline the Gaussian is cut off
+    where the face turns away to the cheeks and under the chin, so there the residual is the
+    face's overall curvature, which no blurring removes, not its detail.
 
     Parameters
     ----------
@@ -92,7 +95,8 @@ def profile_detail(volume: np.ndarray, face: np.ndarray, zooms, smooth_mm: float
     sigma = (smooth_mm / zooms[0], smooth_mm / zooms[2])
     weight = ndi.gaussian_filter(columns.astype(np.float32), sigma)
     smooth = ndi.gaussian_filter(height * columns, sigma) / np.maximum(weight, 1e-6)
-    return float(np.sqrt(np.mean((height - smooth)[columns] ** 2)))
+    inner = ndi.distance_transform_edt(columns, sampling=(zooms[0], zooms[2])) > 2 * smooth_mm
+    return float(np.sqrt(np.mean((height - smooth)[inner] ** 2)))
 
 
 def front_half(images: np.ndarray) -> np.ndarray:

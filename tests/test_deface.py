@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from refacing_lib.deface import DefaceError, _chin, deface, find_face
+from refacing_lib.deface import DefaceError, _airway, _chin, deface, find_face
 from refacing_lib.io import Volume, load_volume, save_volume
 from refacing_lib.metrics import deface_quality
 
@@ -106,9 +106,11 @@ def test_blur_smears_the_skin_layer_only(results, subject):
 
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_blur_removes_fine_surface_detail(results, subject):
-    """The skin's fine relief (nose edges, lips, eyelids) goes; IXI003 used to keep 97% of it:
-    the smeared nose, dimmed by its dark nasal cavity, showed the skin's shape again 8 mm deep."""
-    assert results[subject, "blur"]["profile_detail_kept"] <= 0.85
+    """At least a quarter of the skin's fine relief (nose edges, lips, eyelids) goes (0.32-0.74
+    of it is kept on the 24 subjects of cohort seeds 0 and 1). IXI003 used to keep 97% of it,
+    measured then over the whole outline: the smeared nose, dimmed by its dark nasal cavity,
+    showed the skin's shape again 8 mm deep."""
+    assert results[subject, "blur"]["profile_detail_kept"] <= 0.75
 
 
 def test_other_orientation_and_voxel_size(synth_ixi_cohort, tmp_path):
@@ -188,6 +190,46 @@ def test_chin_of_a_face_and_of_a_field_of_view_cut_above_it():
     # more than 40 mm behind the front (it used to run to the bottom of the image)
     cut = np.where(Z >= 45, 200.0, 200.0 - 2 * (45 - Z))
     assert _chin(cut, Z, brow=75.0) == 24.0
+
+
+def test_airway_wall_on_a_hand_made_neck():
+    """``_airway`` on a hand-made midline (2 mm voxels, tissue 100, air 0, level 50)."""
+    coarse = np.full((20, 60, 60), 100.0)
+    head = np.ones(coarse.shape, bool)
+    coarse[:, 10:13, :] = 0           # spinal canal: behind, and taller
+    coarse[:, 45:48, :6] = 0          # a dark pocket in front, 12 mm high: too short
+    coarse[:, 30:34, :20] = 0         # pharynx, posterior wall at 60 mm ...
+    coarse[:, 28:34, 20:40] = 0       # ... then at 56 mm
+    coarse[:, 28:51, 40] = 0          # into the nasal cavity, whose roof slopes forward:
+    coarse[:, 45:51, 41:46] = 0       # its back (90 mm) is taken 10 mm in front of 56 mm
+    wall = _airway(coarse, head, 50.0, (2.0, 2.0, 2.0))
+    expected = np.full(60, np.nan)
+    expected[:20], expected[20:41], expected[41:46] = 60.0, 56.0, 66.0
+    np.testing.assert_array_equal(wall, expected)
+    coarse[:, 30:34, 14:20] = 100     # the pharynx closed 28 mm up: the spinal canal is the
+    wall = _airway(coarse, head, 50.0, (2.0, 2.0, 2.0))    # only tall dark part
+    assert (wall == 20.0).all()
+    coarse[:, 10:13, 14] = 100        # and closed too: no airway
+    assert np.isnan(_airway(coarse, head, 50.0, (2.0, 2.0, 2.0))).all()
+
+
+def test_remove_stops_at_the_pharynx():
+    """IXI011 of seed 0 (Guys) has a shallow face: the fixed depth behind the profile reached
+    past the pharynx into the muscles in front of the spine, and removal changed 4.5% of the
+    other head voxels. The region now ends at the airway's posterior wall."""
+    from refacing_lib import synthetic
+
+    entry = synthetic.cohort_entries(7, seed=0)[6]
+    assert entry["stem"].startswith("IXI011-Guys")
+    params, (pose, scan_seed), _ = synthetic._subject(0, entry["index"], entry["site"])
+    image, truth, affine = synthetic.synthesize(params, scan_seed, pose)
+    zooms = tuple(float(z) for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))
+    volume = Volume(data=np.ascontiguousarray(image), affine=affine, zooms=zooms)
+    defaced, _ = deface(volume, "remove")
+    q = deface_quality(volume.data, defaced.data, truth, zooms)
+    assert q["brain_changed"] == 0
+    assert q["other_changed"] <= 0.02
+    assert q["face_zeroed"] >= 0.95
 
 
 def test_brain_only_image_is_refused():
