@@ -42,14 +42,14 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    41 mm 140 mm below the brow (``_DEPTH_TABLE``). The profile is never taken more than 40 mm
    behind the most anterior point above it, and under the chin the chin's depth is kept, so
    that a cut edge of the field of view does not carry the region backwards. Nor does the
-   region reach behind the posterior wall of the pharynx, where that lies more than 40 mm
-   behind the profile: the airway is the dark (air) part of the midline that leaves the field
-   of view through the neck and runs up at least 30 mm, the most anterior such part (the
-   spinal canal lies behind it), its wall coming forward at most 10 mm going up (the roof of
-   the nasal cavity slopes into the face). A shallow face would otherwise lose the muscles in
-   front of the spine. The brow is the lowest level where the front 15% of the brain
-   estimate *before* its growth into darker tissue is at least 100 mm^2 in cross-section: the
-   grown estimate can reach into an orbit.
+   region reach behind the posterior wall of the pharynx (or deeper than 40 mm where that
+   wall is closer to the profile, as the larynx under the chin): the airway is the dark (air)
+   part of the midline that leaves the field of view through the neck and runs up at least
+   30 mm, the most anterior such part (the spinal canal lies behind it), its wall coming
+   forward at most 10 mm going up (the roof of the nasal cavity slopes into the face). A
+   shallow face would otherwise lose the muscles in front of the spine. The brow is the lowest
+   level where the front 15% of the brain estimate *before* its growth into darker tissue is
+   at least 100 mm^2 in cross-section: the grown estimate can reach into an orbit.
 
 It refuses (:class:`DefaceError`) to deface an image in which it cannot find those: a
 brain-only (skull-stripped) image, a head cut above the nose, an image that is not T1-weighted
@@ -112,7 +112,7 @@ _RECEDE_MM = 40.0      # below the brow, a profile this far behind the front is 
 _MIDLINE_MM = 4.0      # the airway is looked for this far on each side of the midline
 _AIRWAY_MIN_MM = 30.0  # ... in a dark part that runs up at least this far from the lowest level
 _AIRWAY_SLACK_MM = 10.0  # ... whose posterior wall comes forward at most this much going up
-_AIRWAY_FRONT_MM = 40.0  # ... and it limits the face only this far behind the anterior profile
+_AIRWAY_MIN_DEPTH_MM = 40.0  # ... and where it is closer to the profile, the face ends this deep
 
 
 class DefaceError(ValueError):
@@ -137,8 +137,9 @@ class FaceFinding:
         every sagittal slice ``data[i]``.
     landmarks : dict of str -> float
         ``frontal_pole_mm`` and ``occipital_pole_mm`` (axis-1 position, mm from voxel 0),
-        ``brow_mm`` (axis-2 position of the frontal lobe's floor), ``face_ml`` (head tissue
-        in the face region, millilitres) and ``brain_ml``.
+        ``brow_mm`` and ``chin_mm`` (axis-2 positions of the frontal lobe's floor and of the
+        lower end of the face, mm from voxel 0), ``face_ml`` (head tissue in the face region,
+        millilitres) and ``brain_ml``.
     """
 
     head: np.ndarray
@@ -187,10 +188,10 @@ def find_face(volume: Volume) -> FaceFinding:
     protected = _upsample(near_c, factors, volume.shape)
     inner_count = _upsample(inner_c.sum(axis=0, keepdims=True) * factors[0], (1, *factors[1:]),
                             (1, *volume.shape[1:]))[0]
-    wall = np.full(volume.shape[2], np.nan)
-    wall_c = np.repeat(_airway(coarse, head_c, air_level, zc), factors[2])
-    wall[: wall_c.size] = wall_c
-    region, marks = _face_region(inner_count, head.any(axis=0), wall, volume.zooms)
+    airway = np.full(volume.shape[2], np.nan)
+    airway_c = np.repeat(_airway(coarse, head_c, air_level, zc), factors[2])
+    airway[: airway_c.size] = airway_c
+    region, marks = _face_region(inner_count, head.any(axis=0), airway, volume.zooms)
     face_ml = (head & region[None] & ~protected).sum() * np.prod(volume.zooms) / 1000
     marks.update(face_ml=float(face_ml), brain_ml=float(brain_ml))
     if face_ml < _MIN_FACE_ML:
@@ -421,10 +422,11 @@ def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
 
 
 def _deeper(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
-    """Voxels of ``mask`` more than ``mm`` from any voxel outside it (the distance transform
-    runs over the bounding box of ``mask`` grown by a voxel, whose rim lies outside it)."""
+    """Voxels of ``mask`` more than ``mm`` from any voxel outside it, voxels beyond the array's
+    border not counting (the distance transform runs over the bounding box of ``mask`` grown by
+    one voxel: that rim lies outside ``mask``, except where the array's border clips it)."""
     out = np.zeros(mask.shape, bool)
-    box = _bounding_box(mask, zooms, max(zooms))
+    box = _bounding_box(mask, zooms, min(zooms))
     if box is not None:
         out[box] = ndi.distance_transform_edt(mask[box], sampling=zooms) > mm
     return out
@@ -555,11 +557,11 @@ def _airway(coarse, head, level, zooms) -> np.ndarray:
 
     In a slab of ``_MIDLINE_MM`` on each side of the middle of the head's left-right extent
     (averaged), the airway is the part of the head darker than ``level`` (air) that reaches the
-    head's lowest level, as the pharynx leaves the field of view through the neck, and runs up
-    at least ``_AIRWAY_MIN_MM`` from there; of several such parts, the most anterior at the
-    lowest level (the spinal canal lies behind the airway). Its wall at each level is its most
-    posterior voxel there, but at most ``_AIRWAY_SLACK_MM`` in front of the most posterior
-    wall below that level.
+    head's two lowest levels, as the pharynx leaves the field of view through the neck, and
+    runs up at least ``_AIRWAY_MIN_MM`` from there; of several such parts, the most anterior
+    there (the spinal canal lies behind the airway). Its wall at each level is the position of
+    its most posterior block there (mm from voxel 0 to the block's first voxel), but at most
+    ``_AIRWAY_SLACK_MM`` in front of the most posterior wall below that level.
     """
     wall = np.full(coarse.shape[2], np.nan)
     xs = np.nonzero(head.any(axis=(1, 2)))[0]
@@ -601,11 +603,12 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, airway: np.ndarray
     ``_BROW_UP_MM``, above the chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm
     behind the head's anterior profile at each height (a profile at most ``_RECEDE_MM`` behind
     the most anterior point above it, and under the chin no deeper than at the chin: the
-    receding neck or a cut edge of the field of view does not carry the region backwards). It
-    never reaches behind the airway's posterior wall (the prevertebral muscles and the spine),
-    unless that wall lies less than ``_AIRWAY_FRONT_MM`` behind the profile. The brow is the
-    lowest level where the front 15% of the brain is at least ``_BROW_AREA_MM2`` in
-    cross-section: a thin spur that the estimate grew into an orbit does not pull it down.
+    receding neck or a cut edge of the field of view does not carry the region backwards).
+    Where an airway was found, the region ends at its posterior wall (in front of the
+    prevertebral muscles and the spine), or ``_AIRWAY_MIN_DEPTH_MM`` behind the profile where
+    the wall is closer to it than that (the larynx under the chin). The brow is the lowest
+    level where the front 15% of the brain is at least ``_BROW_AREA_MM2`` in cross-section: a
+    thin spur that the estimate grew into an orbit does not pull it down.
     """
     zx, zy, zz = zooms
     ys, zs = np.nonzero(brain_count)
@@ -626,9 +629,10 @@ def _face_region(brain_count: np.ndarray, head2d: np.ndarray, airway: np.ndarray
     profile[under] += np.maximum(_recession(profile, under) - _RECEDE_MM, 0.0)
     limit = profile - np.interp(Z - brow, *_DEPTH_TABLE)      # back edge of the face (mm)
     limit[Z < chin] = limit[np.argmin(np.abs(Z - chin))]     # under the chin, the chin's edge
-    # not behind the pharynx (NaN where no airway was found: no comparison holds there)
-    wall = np.minimum(airway, profile - _AIRWAY_FRONT_MM)
-    limit = np.where(wall > limit, wall, limit)
+    # not behind the airway, nor deeper than _AIRWAY_MIN_DEPTH_MM where the airway lies closer to
+    # the front (no comparison with NaN holds: where there is no airway, the limit stays)
+    stop = np.minimum(airway, profile - _AIRWAY_MIN_DEPTH_MM)
+    limit = np.where(stop > limit, stop, limit)
     region = ((Z < brow + _BROW_UP_MM) & (Z > chin - _BELOW_CHIN_MM))[None, :] & (
         Y > limit[None, :])
     marks = dict(frontal_pole_mm=float(front), occipital_pole_mm=float(back),

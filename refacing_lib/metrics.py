@@ -71,9 +71,12 @@ def profile_detail(volume: np.ndarray, face: np.ndarray, zooms, smooth_mm: float
     the most anterior position (mm along axis 1) where the intensity exceeds half the median
     of the face tissue; the detail is what a Gaussian of ``smooth_mm`` removes from that height
     map (nose edges, lips, eyelids), as a root mean square over the columns more than
-    ``2 * smooth_mm`` inside the face's outline. Near the outline the Gaussian is cut off
-    where the face turns away to the cheeks and under the chin, so there the residual is the
-    face's overall curvature, which no blurring removes, not its detail.
+    ``2 * smooth_mm`` from the nearest column outside the face (in the left-right /
+    inferior-superior plane; the array's edge does not count as outside). Near the outline the
+    Gaussian is cut off where the face turns away to the cheeks and under the chin, and the
+    residual there is mostly the face's overall shape, which no blurring removes. Further in,
+    a surface of radius R still leaves ``smooth_mm**2 / (2 R)`` per axis (0.16 mm for 80 mm).
+    NaN if no column lies that far inside.
 
     Parameters
     ----------
@@ -96,6 +99,8 @@ def profile_detail(volume: np.ndarray, face: np.ndarray, zooms, smooth_mm: float
     weight = ndi.gaussian_filter(columns.astype(np.float32), sigma)
     smooth = ndi.gaussian_filter(height * columns, sigma) / np.maximum(weight, 1e-6)
     inner = ndi.distance_transform_edt(columns, sampling=(zooms[0], zooms[2])) > 2 * smooth_mm
+    if not inner.any():
+        return float("nan")
     return float(np.sqrt(np.mean((height - smooth)[inner] ** 2)))
 
 

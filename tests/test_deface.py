@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from refacing_lib.deface import DefaceError, _airway, _chin, deface, find_face
+from refacing_lib.deface import DefaceError, _airway, _chin, _face_region, deface, find_face
 from refacing_lib.io import Volume, load_volume, save_volume
 from refacing_lib.metrics import deface_quality
 
@@ -193,24 +193,49 @@ def test_chin_of_a_face_and_of_a_field_of_view_cut_above_it():
 
 
 def test_airway_wall_on_a_hand_made_neck():
-    """``_airway`` on a hand-made midline (2 mm voxels, tissue 100, air 0, level 50)."""
+    """``_airway`` on a hand-made neck: blocks of 2 x 1.5 x 2.5 mm, tissue 100, air 0, level 50;
+    the head spans left-right blocks 2-17 (midline slab 7-11) and starts at level 3."""
+    zooms = (2.0, 1.5, 2.5)
     coarse = np.full((20, 60, 60), 100.0)
-    head = np.ones(coarse.shape, bool)
+    head = np.zeros(coarse.shape, bool)
+    head[2:18, :, 3:] = True
     coarse[:, 10:13, :] = 0           # spinal canal: behind, and taller
-    coarse[:, 45:48, :6] = 0          # a dark pocket in front, 12 mm high: too short
-    coarse[:, 30:34, :20] = 0         # pharynx, posterior wall at 60 mm ...
-    coarse[:, 28:34, 20:40] = 0       # ... then at 56 mm
+    coarse[13:18, 50:53, :] = 0       # a tall dark part in front, but off the midline
+    coarse[:, 45:48, :6] = 0          # a dark pocket in front, 7.5 mm high: too short
+    coarse[:, 30:34, :20] = 0         # pharynx, posterior wall at 45 mm ...
+    coarse[:, 28:34, 20:40] = 0       # ... then at 42 mm
     coarse[:, 28:51, 40] = 0          # into the nasal cavity, whose roof slopes forward:
-    coarse[:, 45:51, 41:46] = 0       # its back (90 mm) is taken 10 mm in front of 56 mm
-    wall = _airway(coarse, head, 50.0, (2.0, 2.0, 2.0))
+    coarse[:, 45:51, 41:46] = 0       # its back (67.5 mm) is taken 10 mm in front of 42 mm
+    wall = _airway(coarse, head, 50.0, zooms)
     expected = np.full(60, np.nan)
-    expected[:20], expected[20:41], expected[41:46] = 60.0, 56.0, 66.0
+    expected[3:20], expected[20:41], expected[41:46] = 45.0, 42.0, 52.0
     np.testing.assert_array_equal(wall, expected)
-    coarse[:, 30:34, 14:20] = 100     # the pharynx closed 28 mm up: the spinal canal is the
-    wall = _airway(coarse, head, 50.0, (2.0, 2.0, 2.0))    # only tall dark part
-    assert (wall == 20.0).all()
+    coarse[:, 30:34, 14:20] = 100     # the pharynx closed 27.5 mm above the head's lowest
+    wall = _airway(coarse, head, 50.0, zooms)      # level: the spinal canal is the only tall
+    np.testing.assert_array_equal(wall[3:], 15.0)  # dark part in the slab
     coarse[:, 10:13, 14] = 100        # and closed too: no airway
-    assert np.isnan(_airway(coarse, head, 50.0, (2.0, 2.0, 2.0))).all()
+    assert np.isnan(_airway(coarse, head, 50.0, zooms)).all()
+
+
+def test_face_region_ends_at_the_airway():
+    """``_face_region`` on a hand-made sagittal plane (1 mm): a head whose front is 149 mm from
+    voxel 0 at every level, a brain whose floor (the brow) is at 120 mm."""
+    brain = np.zeros((200, 200))
+    brain[40:141, 120:191] = 100
+    head = np.zeros((200, 200), bool)
+    head[:150] = True
+    zooms = (1.0, 1.0, 1.0)
+    plain, marks = _face_region(brain, head, np.full(200, np.nan), zooms)
+    assert marks["brow_mm"] == 120.0
+    back = np.argmax(plain, axis=0)           # first voxel of the region at each level
+    deep = plain.any(axis=0) & (back <= 80)   # levels where the face reaches 80 mm or behind
+    assert deep.sum() > 40
+    at_80, _ = _face_region(brain, head, np.full(200, 80.0), zooms)
+    np.testing.assert_array_equal(np.argmax(at_80, axis=0)[deep], 81)
+    np.testing.assert_array_equal(at_80[:, ~deep], plain[:, ~deep])
+    # an airway 29 mm behind the front: the face ends 40 mm behind it
+    at_120, _ = _face_region(brain, head, np.full(200, 120.0), zooms)
+    np.testing.assert_array_equal(np.argmax(at_120, axis=0)[plain.any(axis=0)], 110)
 
 
 def test_remove_stops_at_the_pharynx():
