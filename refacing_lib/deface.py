@@ -188,9 +188,7 @@ def find_face(volume: Volume) -> FaceFinding:
     protected = _upsample(near_c, factors, volume.shape)
     inner_count = _upsample(inner_c.sum(axis=0, keepdims=True) * factors[0], (1, *factors[1:]),
                             (1, *volume.shape[1:]))[0]
-    airway = np.full(volume.shape[2], np.nan)
-    airway_c = np.repeat(_airway(coarse, head_c, air_level, zc), factors[2])
-    airway[: airway_c.size] = airway_c
+    airway = _upsample(_airway(coarse, head_c, air_level, zc), factors[2:], volume.shape[2:])
     region, marks = _face_region(inner_count, head.any(axis=0), airway, volume.zooms)
     face_ml = (head & region[None] & ~protected).sum() * np.prod(volume.zooms) / 1000
     marks.update(face_ml=float(face_ml), brain_ml=float(brain_ml))
@@ -357,7 +355,8 @@ def _block_mean(data: np.ndarray, factors) -> np.ndarray:
 
 
 def _upsample(mask: np.ndarray, factors, shape) -> np.ndarray:
-    """Nearest-neighbour inverse of :func:`_block_mean` for a mask, padded to ``shape``."""
+    """Nearest-neighbour inverse of :func:`_block_mean` for a mask (or any array with an axis
+    per factor), padded to ``shape`` with its last block."""
     up = mask
     for axis, f in enumerate(factors):
         up = np.repeat(up, f, axis=axis)

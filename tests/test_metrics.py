@@ -75,8 +75,9 @@ def test_slice_discontinuity_is_the_ratio_of_plane_to_in_plane_steps():
 def test_profile_detail_measures_relief_not_the_outline():
     """A face of 80 mm radius left-right and 120 mm up-down, 38 x 39 mm, with or without a
     relief of 1 mm amplitude and 4 mm period (RMS 0.71 mm), and with or without an outline that
-    turns away 12 mm over its outer 4 mm (2 mm voxels left-right). Measured over the whole
-    outline, the turn alone gave 2.8 mm of 'detail', more than the relief (0.79 mm)."""
+    turns away in its outer 4 mm (by 12 mm up-down, 6.75 mm at the last 2 mm voxel left-right).
+    Measured over the whole outline, the turn alone gave 2.8 mm of 'detail', more than the
+    relief (0.79 mm)."""
     zooms = (2.0, 0.25, 1.0)
     x = np.arange(30)[:, None, None] * zooms[0]
     y = np.arange(320)[None, :, None] * zooms[1]
