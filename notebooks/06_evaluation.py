@@ -23,12 +23,14 @@
 # * how to read the paper's figures, reproduced here: refaced examples (Figs. 1 and 2), all 21
 #   slices of one subject (Fig. 3), and the scores per image and per site (Figs. 4 and 5);
 # * a re-identification attack that the paper did not run: can a refaced face be matched to
-#   the right person among many?
+#   the right person among many? And how many probes a rate needs to mean something;
+# * what the course's pretrained model, trained longer, does on subjects it never saw;
 # * what slice-by-slice (2-D) refacing does to a whole head, seen as a 3-D skin surface;
 # * what all this means for sharing anonymized MRI.
 #
-# **Time**: about 25 minutes of reading. Running it takes 1-2 minutes for the measures, plus
-# about 3 minutes if a training it evaluates is not there yet (the quick profile evaluates the
+# **Time**: about 30 minutes of reading. Running it takes 1-2 minutes for the measures, about
+# 3 more the first time, to regenerate and anonymize the pretrained model's 17 test subjects,
+# and 1-2 more if a training it evaluates is not there yet (the quick profile evaluates the
 # removal run of notebook 05 and trains the blurring run here if you did not).
 #
 # **You need**: notebooks `03_slicing_and_datasets` (the datasets) and `05_training`.
@@ -38,12 +40,17 @@ data_source = "synthetic"  # "synthetic" or "ixi"
 experiments = ["all-remove", "all-blur"]  # EXPERIMENT-METHOD runs to evaluate (trained if missing)
 synthetic_subjects = 12  # size of the synthetic cohort (its second scans are the gallery)
 seed = 0  # the cohort's and the training's seed
+exclude_subjects = []  # heads of the synthetic cohort left out (a profile's exclude_subjects)
+jobs = 2  # processes for generating and anonymizing heads
 image_size = 64  # training settings for a run that is missing (as notebook 05)
 filters = 16
 residual_blocks = 6
 disc_filters = 32
 batch_size = 1
 epochs = 3
+input_skip = True
+supervised_weight = 1000.0
+supervised_loss = "mse"
 checkpoint_every = 1
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 results_dir = "../build/results"  # the results table and the paper's figures go here
@@ -58,30 +65,39 @@ from refacing_lib import plotting
 from refacing_lib.course import experiments as experiment_list, prepare_data
 from refacing_lib.datasets import open_dataset
 from refacing_lib.evaluation import evaluate_run, write_results
+from refacing_lib.pretrained import evaluate_pretrained, score_pretrained
 from refacing_lib.profiles import dataset_dir, run_dir
 from refacing_lib.reidentify import face_profile, identification_rates
-from refacing_lib.training import TrainConfig, train
+from refacing_lib.training import TrainConfig, run_config, train
 
 # %% [markdown]
 # ## The trained generators
 #
 # Each experiment is a training: `all-remove` learned to reface face-removed slices of all
-# three sites, `all-blur` face-blurred ones. A finished training is only loaded; a missing or
-# unfinished one is trained (or resumed) now with the settings above, the same as notebook 05.
+# three sites, `all-blur` face-blurred ones. A run that exists is evaluated with the settings
+# it was trained with (its `config.json`), so a longer training from notebook 05 is
+# finished and used as it is; only a missing run is trained now, with the settings above
+# (the same as notebook 05's).
 
 # %%
-if data_source == "synthetic":
+if data_source.startswith("synthetic"):
     print("SYNTHETIC DATA: the heads are the course's generated cohort, not real subjects.")
-prepare_data({"data_source": data_source, "synthetic_subjects": synthetic_subjects,
-              "seed": seed}, rescans=True)       # the synthetic cohort's second scans: see below
-config = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
-                     disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,
-                     checkpoint_every=checkpoint_every, seed=seed)
+prepare_data({"data_source": data_source, "synthetic_subjects": synthetic_subjects, "seed": seed,
+              "exclude_subjects": exclude_subjects, "jobs": jobs},
+             rescans=True)                        # the synthetic cohort's second scans: see below
 runs = experiment_list({"experiments": experiments})
 for experiment, method in runs:
+    run = run_dir(data_source, experiment, method)
+    config = run_config(run) or TrainConfig(
+        image_size=image_size, filters=filters, residual_blocks=residual_blocks,
+        disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,
+        input_skip=input_skip, supervised_weight=supervised_weight,
+        supervised_loss=supervised_loss, checkpoint_every=checkpoint_every, seed=seed)
     ds = open_dataset(dataset_dir(data_source, experiment, method))
-    result = train(ds, run_dir(data_source, experiment, method), config, log=lambda line: None)
-    print(f"{experiment}-{method}: step {result.step} of {result.total_steps}")
+    result = train(ds, run, config, log=lambda line: None)
+    print(f"{experiment}-{method}: step {result.step} of {result.total_steps}, "
+          f"{config.image_size} px, input_skip={config.input_skip}, "
+          f"supervised_weight={config.supervised_weight}")
 
 # %% [markdown]
 # ## The paper's measures
@@ -133,13 +149,15 @@ show("fig[45]_*.png")
 # Most pixels of the front half were never anonymized (the back of the nose, the tongue, the
 # spine), and they dominate both numbers. Restricting the measures to the pixels that the
 # anonymization changed asks the sharper question: is the refaced face closer to the real one
-# than the anonymized face was?
+# than the anonymized face was? The mean absolute error over those pixels (`mae_changed`,
+# lower is closer) answers it in the images' own units, and the same over all other pixels
+# (`mae_unchanged`) checks that the generator left the rest of the head alone.
 
 # %%
-changed = pd.concat({ev.name: ev.scores[["anonymized correlation_changed",
-                                         "refaced correlation_changed",
-                                         "anonymized ssim_changed", "refaced ssim_changed"]].mean()
-                     for ev in evaluations}, axis=1)
+columns = [f"{version} {measure}" for measure in ("correlation_changed", "ssim_changed",
+                                                  "mae_changed", "mae_unchanged")
+           for version in ("anonymized", "refaced")]
+changed = pd.concat({ev.name: ev.scores[columns].mean() for ev in evaluations}, axis=1)
 changed.round(3)
 
 # %% [markdown]
@@ -159,13 +177,13 @@ show("fig[12]_*.png")
 show("fig3_*.png")
 
 # %% [markdown]
-# With the quick profile (64 x 64 pixels, narrow networks, 3 epochs) the generators are far
-# from the paper's: they paint a rough face where there was none, and they also add noise to
-# the whole head. For removal, the correlation over the changed pixels rises while the SSIM
-# of the front half can fall below the anonymized slice's. For blurring, the blurred slice
-# is already very close to the original, and in a run this short the generator's noise costs
-# more than its deblurring gains: both measures fall. The paper's finding, that blurring can
-# be undone, needs the full profile (256 x 256, 200 epochs, a GPU). The paper also saw that
+# With the quick profile (64 x 64 pixels, narrow networks, 3 epochs, and the two course
+# options of notebook 05) the attack already works on these synthetic heads: the head is
+# left as it was, a removed face is replaced by a smooth, plausible one, and a blurred face
+# is sharpened. Over the changed pixels the refaced slices are closer to the originals than
+# the anonymized ones, by correlation and by mean absolute error (the tables above). The
+# faces are still blurrier than the originals: a minute of training at 64 x 64 pixels; the
+# pretrained model below shows what more pixels and more steps add. The paper also saw that
 # the measures "do not track the subjective variation in reconstruction quality", and only
 # the mean correlation improved significantly for face removal. A number can rise while the
 # face gets no more recognisable, and the other way round.
@@ -183,7 +201,8 @@ show("fig3_*.png")
 ev = evaluations[0]
 first = ev.scores["name"] == ev.scores["name"].iloc[0]
 middle = np.nonzero(np.asarray(first & (ev.scores["position"] == 10)))[0][0]
-rows_mm = np.arange(image_size) * 240 / image_size
+size = ev.images["original"].shape[-1]           # the run's image size
+rows_mm = np.arange(size) * 240 / size
 fig, ax = plt.subplots(figsize=(4.5, 5), layout="constrained")
 for version in ("original", "anonymized", "refaced"):
     ax.plot(face_profile(ev.images[version][middle]), rows_mm, label=version)
@@ -236,7 +255,11 @@ identification.round(3)
 # smears the skin but keeps the silhouette at this resolution). A refacing reveals identity
 # only if it beats both the anonymized faces and the average face. With few test subjects
 # (3 in the quick profile) one probe changes a rate by a third: the quick numbers show how the
-# measurement works, not the paper's answer. On the real IXI data with the full profile there
+# measurement works, not the paper's answer. A rate of k found among n probes is a binomial
+# count, and its exact (Clopper-Pearson) 95% interval says how far the true rate may be: for
+# 2 of 3 it runs from 0.09 to 0.99. `metrics.md` prints every rate with its interval and the
+# chance level (k / gallery), and marks rates from fewer than 10 probes as not meaningful.
+# The pretrained model below has 17 probes; on the real IXI data with the full profile there
 # are 22 (Guy's) and 81 (all sites) probes against galleries of 322 and 581 faces.
 #
 # ## Whole heads: the weakness of 2-D
@@ -263,6 +286,54 @@ pd.DataFrame({ev.name: ev.volume["discontinuity"] for ev in evaluations}).round(
 
 # %%
 print((results / "metrics.md").read_text())
+
+# %% [markdown]
+# ## The pretrained course model
+#
+# The runs above trained for a few minutes on 64 x 64 slices. The course also ships
+# generators trained for about 25 minutes each on a 2-core CPU (`refacing_lib/pretrained/`, the
+# `course` profile): the paper's network width, 128 x 128 slices, 2,000 steps, with the same
+# two course options as notebook 05, on a synthetic cohort of its own (120 subjects of seed 1,
+# less two heads that the defacer refuses: 101 for training, 17 for testing). Its 17 test
+# subjects were never seen in training. `evaluate_pretrained` regenerates them from the seed,
+# anonymizes them both ways, checks the shipped weights' sha256, and measures them exactly as
+# above, with a gallery of the test subjects' second scans. Enough probes now for the
+# identification rates to mean something, within their intervals.
+
+# %%
+pretrained_results = results / "pretrained"
+pretrained_evaluations = evaluate_pretrained(pretrained_results, log=lambda line: None)
+print((pretrained_results / "metrics.md").read_text())
+
+# %% [markdown]
+# Figs. 1, 2 and 3 for the pretrained model: blurred faces, removed faces, and all 21 slices
+# of one blurred test head.
+
+# %%
+for name in ("fig1_blur.png", "fig2_remove.png", "fig3_slices.png"):
+    display(Image(filename=str(pretrained_results / name)))
+
+# %% [markdown]
+# Your runs and the pretrained model side by side, on the test subjects of this notebook's
+# dataset (new to both): the means over the test slices, each model at its own size.
+
+# %%
+measures = ["mae_changed", "correlation_changed", "mae_unchanged"]
+
+
+def version_means(scores, version):
+    """The mean of each measure of one version (anonymized or refaced) over the test slices."""
+    return scores[[f"{version} {m}" for m in measures]].mean().to_numpy()
+
+
+side_by_side = {}
+for ev in evaluations:
+    ds = open_dataset(dataset_dir(data_source, ev.experiment, ev.method))
+    _, scores = score_pretrained(ds, ev.method)
+    side_by_side[ev.name, "anonymized"] = version_means(ev.scores, "anonymized")
+    side_by_side[ev.name, "your run"] = version_means(ev.scores, "refaced")
+    side_by_side[ev.name, "pretrained"] = version_means(scores, "refaced")
+pd.DataFrame(side_by_side, index=measures).T.round(3)
 
 # %% [markdown]
 # ## What it means for sharing anonymized MRI

@@ -23,7 +23,8 @@ def _synth(args: argparse.Namespace) -> None:
     from .synthetic import make_cohort
 
     out = args.out or data_root() / "synthetic"
-    paths = make_cohort(out, subjects=args.subjects, seed=args.seed, rescans=args.rescans)
+    paths = make_cohort(out, subjects=args.subjects, seed=args.seed, rescans=args.rescans,
+                        jobs=args.jobs)
     print(f"{len(paths)} synthetic subjects in {out} (ground truth in {Path(out) / 'truth'})")
 
 
@@ -125,6 +126,21 @@ def _reproduce(args: argparse.Namespace) -> None:
     print((out / "metrics.md").read_text())
 
 
+def _export_pretrained(args: argparse.Namespace) -> None:
+    from .pretrained import export_pretrained
+
+    for method in args.methods:
+        export_pretrained(method)
+
+
+def _evaluate_pretrained(args: argparse.Namespace) -> None:
+    from .pretrained import evaluate_pretrained
+
+    evaluate_pretrained(args.out, args.methods, jobs=args.jobs)
+    print((args.out / "metrics.md").read_text())
+    print(f"results in {args.out}")
+
+
 def _notebooks(args: argparse.Namespace) -> None:
     from .course import run_notebooks
 
@@ -143,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=_positive_int, default=12, help="number of subjects")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     p.add_argument("--rescans", action="store_true", help="also write a rescan of every subject")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes")
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("fetch-ixi", help="download and unpack IXI-T1.tar and IXI.xls")
@@ -166,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the paper's split: Guy's subjects only, or all three sites")
     p.add_argument("--method", required=True, choices=DEFACE_METHODS,
                    help="which anonymization is domain A")
-    p.add_argument("--source", default="synthetic", choices=("synthetic", "ixi"),
-                   help="which data under the data root (default: synthetic)")
+    p.add_argument("--source", default="synthetic", type=_source,
+                   help="which data under the data root: synthetic, synthetic-NAME or ixi "
+                        "(default: synthetic)")
     p.add_argument("--originals", type=Path, help="folder of original volumes "
                    "(default: <data>/SOURCE)")
     p.add_argument("--anonymized", type=Path, help="folder of their anonymized versions "
@@ -187,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("evaluate", "measure a trained run: correlation, SSIM, "
                                     "re-identification, the paper's figures")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--profile", default="quick", help="quick, full, or a YAML file; sets "
-                       "the network, the training and the defaults below")
-        p.add_argument("--source", choices=("synthetic", "ixi"), help="default: the profile's")
+        p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML "
+                       "file; sets the network, the training and the defaults below")
+        p.add_argument("--source", type=_source, help="synthetic, synthetic-NAME or ixi "
+                       "(default: the profile's)")
         p.add_argument("--experiment", choices=("guys", "all"), help="default: the profile's")
         p.add_argument("--method", choices=DEFACE_METHODS, help="default: the profile's")
         p.add_argument("--run", type=Path, help="run folder (default: "
@@ -218,12 +237,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="anonymize, slice, train and evaluate every "
                        "experiment of a profile; write one results folder (resumable)")
-    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
+    p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML file")
     p.add_argument("--out", type=Path, help="results folder (default: build/results/PROFILE)")
     p.set_defaults(func=_reproduce)
 
+    p = sub.add_parser("export-pretrained", help="store the course profile's trained "
+                       "generators as the shipped pretrained model (float16, sha256)")
+    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS))
+    p.set_defaults(func=_export_pretrained)
+
+    p = sub.add_parser("evaluate-pretrained", help="measure the shipped pretrained model on "
+                       "its test subjects (regenerated from the seed)")
+    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS))
+    p.add_argument("--out", type=Path, default=Path("build") / "results" / "pretrained",
+                   help="results folder")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="processes for anonymizing")
+    p.set_defaults(func=_evaluate_pretrained)
+
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")
-    p.add_argument("--profile", default="quick", help="quick, full, or a YAML file")
+    p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML file")
     p.add_argument("--out", type=Path, default=Path("build"), help="folder for executed notebooks")
     p.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks starting with NN")
     p.set_defaults(func=_notebooks)
@@ -235,6 +267,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _source(text: str) -> str:
+    from .profiles import check_source
+
+    try:
+        return check_source(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _spacing(text: str) -> str | float:

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .profiles import data_root, load_profile
+from .profiles import check_source, data_root, is_synthetic, load_profile
 
-__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "run_notebooks", "experiments",
-           "reproduce"]
+__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "cohort_names", "run_notebooks",
+           "experiments", "reproduce"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -41,28 +41,43 @@ def find_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
 def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: bool = False) -> Path:
     """Make sure the data a profile reads exists; return its folder.
 
-    For ``data_source: synthetic`` the cohort is generated under ``<data root>/synthetic``
-    (only the subjects that are missing; with ``rescans`` also a second scan of each, the
-    re-identification gallery). For ``data_source: ixi`` the IXI T1 volumes must
-    already be in ``<data root>/ixi`` (``refacing fetch-ixi``); otherwise a clear error.
+    For a synthetic ``data_source`` (``synthetic``, or ``synthetic-NAME`` for a cohort of its
+    own) the cohort is generated under ``<data root>/{data_source}`` (only the subjects that
+    are missing; with ``rescans`` also a second scan of each, the re-identification gallery).
+    For ``data_source: ixi`` the IXI T1 volumes must already be in ``<data root>/ixi``
+    (``refacing fetch-ixi``); otherwise a clear error.
     """
-    source = profile.get("data_source", "synthetic")
-    if source == "synthetic":
+    source = check_source(profile.get("data_source", "synthetic"))
+    if is_synthetic(source):
         from .synthetic import make_cohort
 
-        folder = data_root() / "synthetic"
-        n = int(profile["synthetic_subjects"])
-        log(f"synthetic cohort: {n} subjects in {folder} (generated where missing)")
+        folder = data_root() / source
+        n, names = int(profile["synthetic_subjects"]), cohort_names(profile)
+        left_out = f", {n - len(names)} left out" if len(names) < n else ""
+        log(f"synthetic cohort: {n} subjects{left_out} in {folder} (generated where missing)")
         make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)), rescans=rescans,
-                    progress=False)
+                    progress=False, only=names, jobs=int(profile.get("jobs", 1)))
         return folder
-    if source == "ixi":
-        from .ixi import list_volumes
+    from .ixi import list_volumes
 
-        folder = data_root() / "ixi"
-        log(f"IXI T1 data: {len(list_volumes(folder))} volumes in {folder}")
-        return folder
-    raise ValueError(f"data_source must be 'synthetic' or 'ixi', got {source!r}")
+    folder = data_root() / "ixi"
+    log(f"IXI T1 data: {len(list_volumes(folder))} volumes in {folder}")
+    return folder
+
+
+def cohort_names(profile: dict) -> list[str]:
+    """File names of a profile's synthetic cohort: its first ``synthetic_subjects`` subjects
+    of seed ``seed``, less those listed in ``exclude_subjects`` (heads the defacer refuses)."""
+    from .synthetic import cohort_entries
+
+    names = [e["name"] for e in cohort_entries(int(profile["synthetic_subjects"]),
+                                               int(profile.get("seed", 0)))]
+    excluded = set(profile.get("exclude_subjects") or [])
+    unknown = sorted(excluded - set(names))
+    if unknown:
+        raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
+                         f"subjects that are not in its cohort: {unknown}")
+    return [name for name in names if name not in excluded]
 
 
 def run_notebooks(

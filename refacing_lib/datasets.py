@@ -55,7 +55,8 @@ def decode(stored: np.ndarray) -> np.ndarray:
     return (np.asarray(stored, np.float32) / np.float32(_UNIT) - 1).astype(np.float32)
 
 
-def dataset_plan(names, experiment: str, n_slices: int = N_SLICES) -> pd.DataFrame:
+def dataset_plan(names, experiment: str, n_slices: int = N_SLICES,
+                 test_only: bool = False) -> pd.DataFrame:
     """Which image pair of which split each slice of each subject becomes.
 
     Parameters
@@ -68,6 +69,9 @@ def dataset_plan(names, experiment: str, n_slices: int = N_SLICES) -> pd.DataFra
     experiment : {"guys", "all"}
     n_slices : int
         Slices per subject.
+    test_only : bool
+        Make every subject a test subject (no training split): a dataset for evaluating a
+        model trained on other subjects, such as the pretrained course model.
 
     Returns
     -------
@@ -84,7 +88,9 @@ def dataset_plan(names, experiment: str, n_slices: int = N_SLICES) -> pd.DataFra
     """
     names = sorted(Path(n).name for n in names)
     ixi = [bool(NAME_RE.fullmatch(n)) for n in names]
-    if all(ixi):
+    if test_only:
+        parts = {"train": [], "test": names}
+    elif all(ixi):
         split = paper_split(names, experiment)
         parts = {"train": split.train, "test": split.test}
     elif any(ixi):
@@ -109,7 +115,7 @@ def dataset_plan(names, experiment: str, n_slices: int = N_SLICES) -> pd.DataFra
 def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path, *,
                   experiment: str = "all", spacing: str | float = "tight",
                   midplane: str = "head", size: int = IMAGE_SIZE, overwrite: bool = False,
-                  progress: bool = True, log=print) -> Path:
+                  test_only=None, progress: bool = True, log=print) -> Path:
     """Write the train and test slice arrays of one experiment and anonymization.
 
     Parameters
@@ -130,6 +136,9 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
     overwrite : bool
         Replace an existing dataset built with other settings or inputs. Without it such a
         dataset is kept and an error says how it differs.
+    test_only : iterable of str, optional
+        File names of ``originals`` to take, all as test subjects (see :func:`dataset_plan`);
+        default every volume of ``originals``, split as in the paper.
     progress : bool
         Show a tqdm progress bar (subjects).
     log : callable
@@ -154,7 +163,15 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
     if not anonymized.is_dir():
         raise FileNotFoundError(f"{anonymized}: no such folder of anonymized volumes; write it "
                                 f"with `refacing deface --method ... {originals} --out {anonymized}`")
-    plan = dataset_plan([s.name for s in sources], experiment)
+    if test_only is not None:
+        test_only = sorted(test_only)
+        present = {s.name for s in sources}
+        absent = [name for name in test_only if name not in present]
+        if absent:
+            raise FileNotFoundError(f"{len(absent)} test subjects are not in {originals} "
+                                    f"(first: {absent[:3]})")
+        sources = [s for s in sources if s.name in set(test_only)]
+    plan = dataset_plan([s.name for s in sources], experiment, test_only=test_only is not None)
     names = list(dict.fromkeys(plan["name"]))
     missing = [name for name in names if not (anonymized / name).is_file()]
     if missing:
@@ -163,7 +180,8 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
             f"{anonymized} (first: {missing[:3]}); run `refacing deface --method ... "
             f"{originals} --out {anonymized}`")
     settings = {"format": _FORMAT, "experiment": experiment, "spacing": spacing,
-                "midplane": midplane, "size": size, "n_slices": N_SLICES, "subjects": names}
+                "midplane": midplane, "size": size, "n_slices": N_SLICES, "subjects": names,
+                **({"test_only": True} if test_only is not None else {})}
     # a subject's inputs count as unchanged while both file sizes are
     inputs = {name: [(originals / name).stat().st_size, (anonymized / name).stat().st_size]
               for name in names}

@@ -24,11 +24,12 @@ from .datasets import SliceDataset
 from .io import Volume, load_volume
 from .metrics import site_means, similarity, slice_discontinuity
 from .reface import reface_dataset, reface_volume
-from .reidentify import face_profile, identification_rates, profile_distances, with_average_face
+from .reidentify import (MIN_PROBES, face_profile, identification_rates, profile_distances,
+                         rate_interval, with_average_face)
 from .slices import N_SLICES, shrink, subject_slices
 
-__all__ = ["CHANGE_TOLERANCE", "Evaluation", "gallery_profiles", "evaluate", "evaluate_volume",
-           "evaluate_run", "write_results"]
+__all__ = ["CHANGE_TOLERANCE", "Evaluation", "gallery_profiles", "average_face", "evaluate",
+           "evaluate_volume", "evaluate_run", "write_results"]
 
 #: A pixel counts as changed by the anonymization when it moved by more than this ([-1, 1]).
 CHANGE_TOLERANCE = 0.05
@@ -47,7 +48,7 @@ class Evaluation:
         One row per test image: the dataset's metadata, ``position`` (0 to 20 within the
         subject), then ``anonymized *`` and ``refaced *`` columns of
         :func:`refacing_lib.metrics.similarity` (``correlation``, ``ssim``,
-        ``correlation_changed``, ``ssim_changed``).
+        ``correlation_changed``, ``ssim_changed``, ``mae_changed``, ``mae_unchanged``).
     identification : pandas.DataFrame
         One row per probe version (``original``, ``refaced``, ``anonymized``,
         ``average face``): ``top-1`` and ``top-5`` rates, ``probes`` and ``gallery`` sizes.
@@ -95,12 +96,18 @@ class Evaluation:
         row = {"experiment": self.experiment, "method": self.method,
                "test images": len(self.scores),
                "test subjects": self.scores["name"].nunique()}
-        for measure in ("correlation", "ssim", "correlation_changed", "ssim_changed"):
+        for measure in ("correlation", "ssim", "correlation_changed", "ssim_changed",
+                        "mae_changed", "mae_unchanged"):
             for version in ("anonymized", "refaced"):
                 row[f"{measure} {version}"] = means[f"{version} {measure}"]
-        for version, rates in self.identification.iterrows():
-            row[f"top-1 {version}"] = rates["top-1"]
-            row[f"top-5 {version}"] = rates["top-5"]
+        probes, gallery = (int(self.identification[k].iloc[0]) for k in ("probes", "gallery"))
+        row["probes"], row["gallery"] = probes, gallery
+        for k in (1, 5):
+            row[f"top-{k} chance"] = min(1.0, k / gallery)
+            for version, rates in self.identification.iterrows():
+                low, high = rate_interval(rates[f"top-{k}"], probes)
+                row[f"top-{k} {version}"] = rates[f"top-{k}"]
+                row[f"top-{k} {version} 95% low"], row[f"top-{k} {version} 95% high"] = low, high
         if self.volume is not None:
             row["discontinuity refaced / original"] = (self.volume["discontinuity"]["refaced"]
                                                        / self.volume["discontinuity"]["original"])
@@ -165,9 +172,13 @@ def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int
     return names, grouped, f"the original scans of all {len(names)} subjects (no second scans)"
 
 
-def _average_face(dataset: SliceDataset, size: int) -> np.ndarray:
-    """Mean original training image per slice number, shape (21, size, size)."""
+def average_face(dataset: SliceDataset, size: int) -> np.ndarray:
+    """Mean original training image per slice number, float32 (21, size, size) in [-1, 1]:
+    a face that belongs to nobody in particular (the attack's baseline)."""
     train = dataset.metadata[dataset.metadata["split"] == "train"]
+    if train.empty:
+        raise ValueError(f"{dataset.folder}: no training split to average; give the average "
+                         "face of the model's training subjects instead")
     positions = _positions(train)
     total = np.zeros((N_SLICES, size, size))
     for start in range(0, len(train), _CHUNK):
@@ -176,8 +187,8 @@ def _average_face(dataset: SliceDataset, size: int) -> np.ndarray:
     return (total / np.bincount(positions, minlength=N_SLICES)[:, None, None]).astype(np.float32)
 
 
-def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndarray, str]
-             ) -> Evaluation:
+def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndarray, str],
+             average: np.ndarray | None = None) -> Evaluation:
     """Reface a dataset's test slices and measure them as in the paper, plus re-identification.
 
     Parameters
@@ -188,6 +199,9 @@ def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndar
         The trained anonymized-to-original generator (``load_generator(run)``).
     gallery : tuple
         :func:`gallery_profiles` of the same dataset, at the generator's size.
+    average : numpy.ndarray, shape (21, size, size), optional
+        The average face of the baseline; default :func:`average_face` of the dataset's
+        training split (give it for a test-only dataset).
 
     Returns
     -------
@@ -210,7 +224,9 @@ def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndar
     if missing:
         raise ValueError(f"test subjects missing from the gallery: {', '.join(missing)}")
     owners = np.array([names.index(s) for s in subjects])
-    average = with_average_face(anonymized, changed, test["position"], _average_face(dataset, size))
+    if average is None:
+        average = average_face(dataset, size)
+    average = with_average_face(anonymized, changed, test["position"], average)
     probes = {"original": original, "refaced": refaced, "anonymized": anonymized,
               "average face": average}
     table = {}
@@ -268,7 +284,9 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
 
     Parameters
     ----------
-    source : {"synthetic", "ixi"}
+    source : str
+        ``"synthetic"``, ``"synthetic-NAME"`` or ``"ixi"``
+        (:func:`refacing_lib.profiles.check_source`).
     experiment : {"guys", "all"}
     method : {"blur", "remove"}
     run : str or Path, optional
@@ -307,6 +325,8 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
 def _markdown(table: pd.DataFrame) -> str:
     """A pandas table as a Markdown table: whole numbers as integers, others with 3 decimals."""
     def cell(value):
+        if isinstance(value, str):
+            return value
         if isinstance(value, float) and not value.is_integer():
             return f"{value:.3f}"
         return str(int(value)) if isinstance(value, float) else str(value)
@@ -316,6 +336,22 @@ def _markdown(table: pd.DataFrame) -> str:
              "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.to_numpy()]
     return "\n".join(lines) + "\n"
+
+
+def _displayed(row: dict) -> dict:
+    """A metrics row for the Markdown table: each identification rate with its 95% interval
+    in one cell (``0.333 [0.008, 0.906]``), marked when there are too few probes."""
+    shown = {}
+    for key, value in row.items():
+        if key.endswith((" 95% low", " 95% high")):
+            continue
+        bounds = (row.get(f"{key} 95% low"), row.get(f"{key} 95% high"))
+        if bounds[0] is not None:
+            value = f"{value:.3f} [{bounds[0]:.3f}, {bounds[1]:.3f}]"
+            if row["probes"] < MIN_PROBES:
+                value += " (not meaningful)"
+        shown[key] = value
+    return shown
 
 
 def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
@@ -349,13 +385,21 @@ def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
     table = pd.DataFrame([ev.summary() for ev in evaluations])
     table.to_csv(out / "metrics.csv", index=False)
     markdown = out / "metrics.md"
-    markdown.write_text("# Refacing results\n\nMeans over the test images; correlation and SSIM "
-                        "on the front half of each image (`_changed`: only the pixels the "
-                        "anonymization changed); identification rates of the profile attack "
-                        f"(gallery: {evaluations[0].gallery}).\n\n"
-                        + _markdown(table.set_index(table["experiment"] + "-" + table["method"])
-                                    .drop(columns=["experiment", "method"]).T
-                                    .rename_axis("measure").reset_index()))
+    shown = pd.DataFrame([_displayed(row) for row in table.to_dict("records")])
+    few = int(table["probes"].min()) < MIN_PROBES
+    markdown.write_text(
+        "# Refacing results\n\nMeans over the test images; correlation and SSIM on the front "
+        "half of each image (`_changed`: only the pixels the anonymization changed); "
+        "`mae_changed` and `mae_unchanged`: mean absolute difference from the original over "
+        "the pixels the anonymization changed and over all the others, in the images' [-1, 1] "
+        "units (lower is closer). Identification rates of the profile attack (gallery: "
+        f"{evaluations[0].gallery}) with their exact binomial 95% interval; chance is k / "
+        "gallery."
+        + (f" **With fewer than {MIN_PROBES} probes (test subjects) a rate is not meaningful**: "
+           "one subject moves it by more than 10 points." if few else "") + "\n\n"
+        + _markdown(shown.set_index(shown["experiment"] + "-" + shown["method"])
+                    .drop(columns=["experiment", "method"]).T
+                    .rename_axis("measure").reset_index()))
     for number, method in ((1, "blur"), (2, "remove")):
         chosen = {ev.experiment: ev.examples() for ev in evaluations if ev.method == method}
         if chosen:

@@ -150,13 +150,17 @@ def similarity(originals: np.ndarray, others: np.ndarray, changed: np.ndarray | 
         or refaced versions, at the same size).
     changed : numpy.ndarray of bool, shape (n, h, w), optional
         The pixels the anonymization changed; adds the same two measures over those pixels
-        of the front half only.
+        of the front half only, and the mean absolute differences over the changed and the
+        unchanged pixels of the whole image.
 
     Returns
     -------
     pandas.DataFrame
         One row per image: ``correlation``, ``ssim`` (front half), and with ``changed``
-        ``correlation_changed``, ``ssim_changed`` (NaN where an image has no changed pixel).
+        ``correlation_changed``, ``ssim_changed``, ``mae_changed`` (mean ``|other -
+        original|`` over the changed pixels, [-1, 1] units; NaN where an image has no changed
+        pixel) and ``mae_unchanged`` (the same over the other pixels: what a refacer should
+        leave as it was).
     """
     import pandas as pd
 
@@ -169,6 +173,9 @@ def similarity(originals: np.ndarray, others: np.ndarray, changed: np.ndarray | 
             m = front_half(changed[i])
             row["correlation_changed"] = pearson(x, y, m) if m.sum() > 1 else float("nan")
             row["ssim_changed"] = ssim(x, y, m) if m.any() else float("nan")
+            error = np.abs(np.asarray(others[i], np.float64) - originals[i])
+            for name, pixels in (("mae_changed", changed[i]), ("mae_unchanged", ~changed[i])):
+                row[name] = float(error[pixels].mean()) if pixels.any() else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-__all__ = ["ReflectionPadding2D", "instance_norm", "residual_block", "build_generator",
-           "build_discriminator", "count_convolutions", "receptive_field"]
+__all__ = ["ReflectionPadding2D", "AddClipped", "instance_norm", "residual_block",
+           "build_generator", "build_discriminator", "count_convolutions", "receptive_field"]
 
 
 @keras.saving.register_keras_serializable(package="refacing")
@@ -51,6 +51,21 @@ class ReflectionPadding2D(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="refacing")
+class AddClipped(layers.Layer):
+    """``clip(image + change, -1, 1)``: a change added to an image, kept in the image range.
+
+    Called on ``[image, change]``, two tensors of the same shape; returns that shape.
+    """
+
+    def call(self, inputs):
+        image, change = inputs
+        return ops.clip(image + change, -1.0, 1.0)
+
+    def compute_output_shape(self, shapes):
+        return shapes[0]
 
 
 def instance_norm(name: str | None = None) -> layers.Layer:
@@ -78,7 +93,8 @@ def residual_block(x, name: str):
 
 
 def build_generator(image_size: int = 256, channels: int = 1, filters: int = 32,
-                    residual_blocks: int = 9, name: str = "generator") -> keras.Model:
+                    residual_blocks: int = 9, input_skip: bool = False,
+                    name: str = "generator") -> keras.Model:
     """The ResNet generator: images in [-1, 1] to images in [-1, 1], same shape.
 
     Parameters
@@ -92,6 +108,12 @@ def build_generator(image_size: int = 256, channels: int = 1, filters: int = 32,
         twice, so the residual blocks work at ``4 * filters`` channels.
     residual_blocks : int
         Residual blocks at the lowest resolution (9 in the paper).
+    input_skip : bool
+        False (the paper): the output is ``tanh(c7s1-1(...))``. True (a course option, not
+        the paper's): the network predicts a change that is added to its input,
+        ``clip(x + tanh(c7s1-1(...)), -1, 1)``, and its last convolution starts at zero, so an
+        untrained generator returns its input unchanged and training only has to learn what
+        differs (the face), not to copy the rest of the head.
 
     Returns
     -------
@@ -111,8 +133,11 @@ def build_generator(image_size: int = 256, channels: int = 1, filters: int = 32,
     x = _conv_norm_relu(x, 2 * filters, 3, 2, "u1", transpose=True)
     x = _conv_norm_relu(x, filters, 3, 2, "u2", transpose=True)
     x = ReflectionPadding2D(3, name="out_pad")(x)
-    x = layers.Conv2D(channels, 7, padding="valid", name="out_conv")(x)
+    zero = dict(kernel_initializer="zeros") if input_skip else {}
+    x = layers.Conv2D(channels, 7, padding="valid", name="out_conv", **zero)(x)
     outputs = layers.Activation("tanh", name="tanh")(x)
+    if input_skip:
+        outputs = AddClipped(name="skip")([inputs, outputs])
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -178,7 +178,8 @@ def plot_losses(history, axes=None, window: int = 25):
     ----------
     history : pandas.DataFrame or dict of lists
         Columns ``step``, ``g_AB``, ``g_BA``, ``cycle``, ``d_A``, ``d_B`` (``history.csv`` of a
-        run, or what a live monitor collected).
+        run, or what a live monitor collected); ``identity`` and ``supervised`` are drawn
+        with the generators' when present and not all 0.
     axes : pair of matplotlib Axes, optional
         Default: a new figure with two panels.
     window : int
@@ -191,7 +192,9 @@ def plot_losses(history, axes=None, window: int = 25):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
     steps = np.asarray(history["step"])
-    for ax, names, title in ((axes[0], ("g_AB", "g_BA", "cycle"), "generators"),
+    extra = tuple(name for name in ("identity", "supervised")
+                  if name in history and np.any(np.asarray(history[name], dtype=float)))
+    for ax, names, title in ((axes[0], ("g_AB", "g_BA", "cycle") + extra, "generators"),
                              (axes[1], ("d_A", "d_B"), "discriminators")):
         ax.clear()
         for name in names:
@@ -247,30 +250,35 @@ def plot_site_scores(table, columns, ax=None, ylabel: str = ""):
 VERSIONS = ("original", "anonymized", "refaced")
 
 
-def plot_triplets(panels: dict, titles: dict | None = None, size: float = 1.5):
+def plot_triplets(panels: dict, titles: dict | None = None, size: float = 1.5,
+                  versions=VERSIONS):
     """Original, anonymized and refaced slices in three rows, panels side by side (Figs. 1-3).
 
     Parameters
     ----------
     panels : dict of str to dict
         Panel title -> ``{"original": x, "anonymized": y, "refaced": z}``, each (n, h, w) in
-        [-1, 1], face to the right; the panels are drawn left to right.
+        [-1, 1], face to the right; the panels are drawn left to right. Versions may differ
+        in image size (e.g. two refacers at 64 and 128 pixels).
     titles : dict of str to list of str, optional
         Panel title -> one small title per column (e.g. the slice offsets).
     size : float
         Inches per image.
+    versions : sequence of str
+        The keys of each panel to draw, one row each, top to bottom.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    columns = sum(len(p["original"]) for p in panels.values())
-    fig, axes = plt.subplots(3, columns, figsize=(size * columns + 0.8, size * 3 + 0.5),
+    columns = sum(len(p[versions[0]]) for p in panels.values())
+    rows = len(versions)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns + 0.8, size * rows + 0.5),
                              squeeze=False, layout="constrained")
     start = 0
     for label, panel in panels.items():
-        n = len(panel["original"])
-        for row, version in enumerate(VERSIONS):
+        n = len(panel[versions[0]])
+        for row, version in enumerate(versions):
             for k in range(n):
                 ax = axes[row, start + k]
                 ax.imshow(panel[version][k], cmap="gray", vmin=-1, vmax=1)

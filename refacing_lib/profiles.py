@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["PROFILES_DIR", "load_profile", "data_root", "anonymized_dir", "dataset_dir", "run_dir"]
+__all__ = ["PROFILES_DIR", "load_profile", "check_source", "is_synthetic", "data_root",
+           "anonymized_dir", "dataset_dir", "run_dir"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -23,8 +24,8 @@ def load_profile(name: str | Path) -> dict:
     Parameters
     ----------
     name : str or Path
-        ``"quick"`` or ``"full"`` (the profiles shipped with the library), or the path of a
-        YAML file of your own.
+        ``"quick"``, ``"course"`` or ``"full"`` (the profiles shipped with the library), or
+        the path of a YAML file of your own.
 
     Returns
     -------
@@ -46,6 +47,25 @@ def load_profile(name: str | Path) -> dict:
     return profile
 
 
+def check_source(source: str) -> str:
+    """Return ``source`` if it names a data source, else raise ValueError naming it.
+
+    A source is ``"ixi"`` (the real data, ``refacing fetch-ixi``) or a generated synthetic
+    cohort: ``"synthetic"`` (the quick profile's) or ``"synthetic-NAME"`` (a cohort of its
+    own, such as the course profile's ``"synthetic-course"``). It is also the name of the
+    originals' folder under the data root.
+    """
+    if source == "ixi" or is_synthetic(source):
+        return source
+    raise ValueError(f"data source must be 'ixi', 'synthetic' or 'synthetic-NAME', got {source!r}")
+
+
+def is_synthetic(source: str) -> bool:
+    """True for a generated cohort's source name (``synthetic`` or ``synthetic-NAME``)."""
+    return source == "synthetic" or (source.startswith("synthetic-") and len(source) > 10
+                                     and source[10:].replace("-", "").isalnum())
+
+
 def data_root() -> Path:
     """The folder under which data is generated and downloaded.
 
@@ -65,8 +85,8 @@ def data_root() -> Path:
 def anonymized_dir(source: str, method: str) -> Path:
     """Where the anonymized volumes of a source go: ``<data root>/anonymized/{method}/{source}``.
 
-    ``source`` is ``"synthetic"`` or ``"ixi"`` (the folder name of the originals under the
-    data root), ``method`` ``"blur"`` or ``"remove"``.
+    ``source`` is a data source of :func:`check_source` (the folder name of the originals
+    under the data root), ``method`` ``"blur"`` or ``"remove"``.
     """
     return data_root() / "anonymized" / method / source
 

@@ -21,12 +21,16 @@ from scipy import ndimage
 
 from .slices import IMAGE_SIZE, PIXEL_MM
 
-__all__ = ["TISSUE_LEVEL", "face_profile", "profile_distances", "identification_rates",
-           "with_average_face"]
+__all__ = ["TISSUE_LEVEL", "MIN_PROBES", "face_profile", "profile_distances",
+           "identification_rates", "rate_interval", "with_average_face"]
 
 #: Tissue starts where an image exceeds this value: 20% of the normalisation percentile (skin
 #: and fat are far brighter in T1, air far darker).
 TISSUE_LEVEL = -0.6
+
+#: Fewer probes than this make an identification rate not meaningful (one probe moves it by
+#: more than 10 points, and its 95% interval spans most of [0, 1]).
+MIN_PROBES = 10
 
 
 def face_profile(images: np.ndarray, level: float = TISSUE_LEVEL,
@@ -155,6 +159,36 @@ def identification_rates(distances: np.ndarray, owners: np.ndarray,
     better = (distances < own).sum(axis=1)
     tied = (distances == own).sum(axis=1)                 # the owner included
     return {k: float(np.clip((k - better) / tied, 0.0, 1.0).mean()) for k in ks}
+
+
+def rate_interval(rate: float, probes: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) binomial confidence interval of an identification rate.
+
+    Parameters
+    ----------
+    rate : float
+        Observed rate in [0, 1] over ``probes`` trials. Ties make a rate a mean of fractions
+        (:func:`identification_rates`); the interval then uses the fractional number of
+        successes ``rate * probes`` in the beta quantiles, which reduces to the textbook
+        interval for a whole number.
+    probes : int
+        Number of probes (trials), at least 1.
+    level : float
+        Coverage, 0.95 for a 95% interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Bounds in [0, 1]; ``low`` is 0 when the rate is 0 and ``high`` is 1 when it is 1.
+    """
+    from scipy.stats import beta
+
+    if probes < 1:
+        raise ValueError(f"probes must be at least 1, got {probes}")
+    k, alpha = rate * probes, 1.0 - level
+    low = 0.0 if k <= 0 else float(beta.ppf(alpha / 2, k, probes - k + 1))
+    high = 1.0 if k >= probes else float(beta.ppf(1 - alpha / 2, k + 1, probes - k))
+    return low, high
 
 
 def with_average_face(anonymized: np.ndarray, changed: np.ndarray, slice_of: np.ndarray,

@@ -1575,7 +1575,7 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
 
 
 def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = False,
-                progress: bool = True, shape=None) -> list[Path]:
+                progress: bool = True, shape=None, only=None, jobs: int = 1) -> list[Path]:
     """Write a synthetic IXI-like cohort (resumable: existing complete files are skipped).
 
     Parameters
@@ -1596,6 +1596,11 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
         Print one line per subject.
     shape : tuple of 3 ints, optional
         RAS array shape override (see :func:`synthesize`); default the IXI shapes.
+    only : iterable of str, optional
+        Write only the subjects of the cohort with these file names (e.g. the test subjects
+        of a model trained on the others); each is the same as in the whole cohort.
+    jobs : int
+        Processes writing subjects at the same time (the files do not depend on it).
 
     Returns
     -------
@@ -1605,23 +1610,45 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = cohort_entries(subjects, seed)
-    paths = []
-    for k, entry in enumerate(entries):
-        folders = [(out_dir, False)] + ([(out_dir / "rescans", True)] if rescans else [])
-        missing = [(f, r) for f, r in folders if not _complete(f, entry)]
-        if missing:
-            params, first, second = _subject(seed, entry["index"], entry["site"])
-            for folder, is_rescan in missing:
-                pose, scan_seed = second if is_rescan else first
-                folder.mkdir(parents=True, exist_ok=True)
-                tm = _write_scan(folder, entry, params, pose, scan_seed, seed, is_rescan, shape)
-                if progress:
-                    where = "rescans/" if is_rescan else ""
-                    print(f"[{k + 1}/{len(entries)}] {where}{entry['name']}: generated in "
-                          f"{tm['generate_s']:.1f} s, written in {tm['write_s']:.1f} s",
-                          flush=True)
-        elif progress:
-            print(f"[{k + 1}/{len(entries)}] {entry['name']}: exists, skipped", flush=True)
-        paths.append(out_dir / entry["name"])
-    return paths
+    if only is not None:
+        wanted = set(only)
+        unknown = sorted(wanted - {entry["name"] for entry in entries})
+        if unknown:
+            raise ValueError(f"not in the first {subjects} subjects of the cohort of seed "
+                             f"{seed}: {', '.join(unknown)}")
+        entries = [entry for entry in entries if entry["name"] in wanted]
+    tasks = [(out_dir, entry, f"[{k + 1}/{len(entries)}]", seed, rescans, shape, progress)
+             for k, entry in enumerate(entries)]
+    if jobs > 1 and len(tasks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # "spawn": a fork of a process that runs TensorFlow's threads (a notebook) can hang
+        with ProcessPoolExecutor(min(jobs, len(tasks)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_make_subject, *zip(*tasks)))
+    else:
+        for task in tasks:
+            _make_subject(*task)
+    return [out_dir / entry["name"] for entry in entries]
+
+
+def _make_subject(out_dir: Path, entry: dict, label: str, seed: int, rescans: bool, shape,
+                  progress: bool) -> None:
+    """Write one subject of :func:`make_cohort` (and its rescan) where not complete."""
+    folders = [(out_dir, False)] + ([(out_dir / "rescans", True)] if rescans else [])
+    missing = [(f, r) for f, r in folders if not _complete(f, entry)]
+    if not missing:
+        if progress:
+            print(f"{label} {entry['name']}: exists, skipped", flush=True)
+        return
+    params, first, second = _subject(seed, entry["index"], entry["site"])
+    for folder, is_rescan in missing:
+        pose, scan_seed = second if is_rescan else first
+        folder.mkdir(parents=True, exist_ok=True)
+        tm = _write_scan(folder, entry, params, pose, scan_seed, seed, is_rescan, shape)
+        if progress:
+            where = "rescans/" if is_rescan else ""
+            print(f"{label} {where}{entry['name']}: generated in {tm['generate_s']:.1f} s, "
+                  f"written in {tm['write_s']:.1f} s", flush=True)
 

@@ -8,7 +8,7 @@ Domain A is the anonymized slices, domain B the original ones (see
   scored 1 and fakes 0 (mean squared error; the discriminator loss is halved);
 * cycle consistency: ``G_BA(G_AB(a))`` must give back ``a`` and ``G_AB(G_BA(b))`` give back
   ``b`` (mean absolute error, weight 10 each); optionally an identity loss and, for paired
-  data, a supervised L1 loss between ``G_AB(a)`` and its own original ``b``;
+  data, a supervised L1 (or L2) loss between ``G_AB(a)`` and its own original ``b``;
 * Adam (learning rate 2e-4, beta1 0.5) for the two generators together and for each
   discriminator; both learning rates decay linearly to 0 over the second half of training;
 * each discriminator learns from a pool of the last 50 fakes, not only the newest one.
@@ -42,7 +42,8 @@ import numpy as np
 
 __all__ = ["TrainConfig", "TrainingDiverged", "ImagePool", "CycleGAN", "TrainResult",
            "learning_rate_at", "lsgan_generator_loss", "lsgan_discriminator_loss",
-           "mean_absolute_error", "train", "load_generator", "latest_checkpoint"]
+           "mean_absolute_error", "mean_squared_error", "train", "load_generator", "run_config",
+           "latest_checkpoint"]
 
 LOSSES = ("g_AB", "g_BA", "cycle", "identity", "supervised", "g_total", "d_A", "d_B")
 """Names of the losses reported per step (means over the batch)."""
@@ -73,8 +74,17 @@ class TrainConfig:
         Adam settings (2e-4, 0.5).
     cycle_weight, identity_weight, supervised_weight : float
         Loss weights (10, 0, 0). A supervised weight above 0 trains on paired batches.
+    supervised_loss : {"mae", "mse"}
+        The supervised term's distance: mean absolute error (GAN-MRI's and Pix2Pix's), or
+        mean squared error, which learns a local change such as deblurring much faster: its
+        gradient is proportional to the error, so the many pixels a refacer should leave
+        alone do not drown the few it must change (measured in
+        ``benchmarks/compare_quick_variants.py``).
     pool_size : int
         Fakes kept per domain for the discriminators (50; 0 disables the pool).
+    input_skip : bool
+        Generators that add a learned change to their input and start as the identity
+        (:func:`refacing_lib.models.build_generator`); False in the paper.
     seed : int
         Seeds the weights, the data order and the pools.
     checkpoint_every : int
@@ -96,7 +106,9 @@ class TrainConfig:
     cycle_weight: float = 10.0
     identity_weight: float = 0.0
     supervised_weight: float = 0.0
+    supervised_loss: str = "mae"
     pool_size: int = 50
+    input_skip: bool = False
     seed: int = 0
     checkpoint_every: int = 1
     samples: int = 4
@@ -123,6 +135,8 @@ class TrainConfig:
             raise ValueError(f"decay_from must be between 0 and 1, got {self.decay_from}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.supervised_loss not in ("mae", "mse"):
+            raise ValueError(f"supervised_loss must be 'mae' or 'mse', got {self.supervised_loss!r}")
         if self.pool_size < 0 or self.steps_per_epoch < 0 or self.samples < 0:
             raise ValueError("pool_size, steps_per_epoch and samples must not be negative")
 
@@ -152,6 +166,13 @@ def mean_absolute_error(x, y):
     from keras import ops
 
     return ops.mean(ops.abs(x - y))
+
+
+def mean_squared_error(x, y):
+    """Mean of ``(x - y)^2`` over all elements (the supervised loss's other choice)."""
+    from keras import ops
+
+    return ops.mean(ops.square(x - y))
 
 
 def learning_rate_at(step: int, total_steps: int, base: float, decay_from: float = 0.5) -> float:
@@ -263,7 +284,7 @@ class CycleGAN:
         with self.strategy.scope():
             keras.utils.set_random_seed(config.seed)
             gen = dict(image_size=size, channels=c, filters=config.filters,
-                       residual_blocks=config.residual_blocks)
+                       residual_blocks=config.residual_blocks, input_skip=config.input_skip)
             self.g_ab = build_generator(**gen, name="G_AB")
             self.g_ba = build_generator(**gen, name="G_BA")
             self.d_a = build_discriminator(size, c, config.disc_filters, name="D_A")
@@ -340,7 +361,8 @@ class CycleGAN:
                 identity = (mean_absolute_error(b, self.g_ab(b, training=True))
                             + mean_absolute_error(a, self.g_ba(a, training=True)))
             if cfg.supervised_weight:
-                supervised = mean_absolute_error(fake_b, b) + mean_absolute_error(fake_a, a)
+                distance = mean_squared_error if cfg.supervised_loss == "mse" else mean_absolute_error
+                supervised = distance(fake_b, b) + distance(fake_a, a)
             g_total = (g_ab + g_ba + cfg.cycle_weight * cycle + cfg.identity_weight * identity
                        + cfg.supervised_weight * supervised)
             pooled_b = self.pool_b.query(tf.stop_gradient(fake_b), seed)
@@ -386,7 +408,7 @@ class CycleGAN:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError, EOFError) as exc:
             raise ValueError(f"{path}: unreadable checkpoint ({exc})") from exc
-        saved = json.loads(str(arrays.pop("__config__")))
+        saved = {**asdict(TrainConfig()), **json.loads(str(arrays.pop("__config__")))}
         mine = asdict(self.config)
         changed = {k: (saved.get(k), v) for k, v in mine.items()
                    if saved.get(k) != v and k not in ("checkpoint_every", "samples")}
@@ -440,6 +462,28 @@ class TrainResult:
         import pandas as pd
 
         return pd.read_csv(self.run_dir / "history.csv")
+
+
+def run_config(run_dir: str | Path) -> TrainConfig | None:
+    """The settings a run folder was trained with (its ``config.json``), or None if it has
+    no checkpoint yet. Settings that a newer version added take their defaults.
+
+    Raises
+    ------
+    ValueError
+        If ``config.json`` is missing or unreadable although the run has a checkpoint (named).
+    """
+    run_dir = Path(run_dir)
+    if latest_checkpoint(run_dir) is None:
+        return None
+    path = run_dir / "config.json"
+    try:
+        values = json.loads(path.read_text())
+        names = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in values.items() if k in names})
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: unreadable run settings ({exc}); the checkpoints of "
+                         f"{run_dir} hold them too: delete the folder to train it again") from exc
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -674,7 +718,7 @@ def load_generator(run_dir: str | Path, direction: str = "AB"):
     with np.load(checkpoint) as data:
         config = TrainConfig(**json.loads(str(data["__config__"])))
         generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
-                                    name=f"G_{direction}")
+                                    config.input_skip, name=f"G_{direction}")
         n = len(generator.weights)
         generator.set_weights([data[f"G_{direction}/{i}"] for i in range(n)])
     return generator

@@ -175,6 +175,25 @@ def test_missing_inputs_are_named(slice_cohort, tmp_path):
         open_dataset(tmp_path / "ds")
 
 
+def test_test_only_dataset_takes_the_named_subjects_as_test(slice_cohort, built, tmp_path):
+    originals, anonymized = slice_cohort
+    names = [SLICE_COHORT_NAMES[6], SLICE_COHORT_NAMES[0]]
+    out = build_dataset(originals, anonymized, tmp_path / "test-only", test_only=names,
+                        progress=False, log=lambda line: None)
+    ds = open_dataset(out)
+    assert ds.info["counts"]["train"] == {"images": 0, "subjects": 0}
+    assert ds.info["counts"]["test"] == {"images": 42, "subjects": 2}
+    assert list(dict.fromkeys(ds.metadata["name"])) == sorted(names)
+    # the same subject's slices as in the paper-split dataset, where it is a training subject
+    full = open_dataset(built[0])
+    rows = np.nonzero(np.asarray((full.metadata["name"] == SLICE_COHORT_NAMES[0])
+                                 & (full.metadata["split"] == "train")))[0]
+    np.testing.assert_array_equal(ds.arrays["test", "A"][:21], full.arrays["train", "A"][rows])
+    with pytest.raises(FileNotFoundError, match="1 test subjects are not in .*IXI999"):
+        build_dataset(originals, anonymized, tmp_path / "other", progress=False,
+                      test_only=["IXI999-Guys-0001-T1.nii.gz"])
+
+
 def test_damaged_array_is_reported(built):
     out, _ = built
     np.save(out / "test_B.npy", np.zeros((3, 256, 256), np.uint16))

@@ -56,7 +56,17 @@ def test_results_folder(identity_evaluation, tmp_path):
     assert list(table["experiment"]) == ["all"] and list(table["method"]) == ["remove"]
     assert table["ssim refaced"][0] == pytest.approx(ev.scores["refaced ssim"].mean())
     assert table["top-1 original"][0] == 1.0
-    assert "| correlation refaced |" in markdown.read_text()
+    text = markdown.read_text()
+    assert "| correlation refaced |" in text
+    # the changed pixels' error: a generator that changes nothing is as far as the anonymized
+    assert table["mae_changed refaced"][0] == pytest.approx(table["mae_changed anonymized"][0])
+    assert table["mae_changed anonymized"][0] > 0.1 and table["mae_unchanged refaced"][0] < 0.05
+    # rates with their exact interval and chance level; 3 probes are too few to mean anything
+    assert table["top-1 chance"][0] == pytest.approx(1 / 8) and table["probes"][0] == 3
+    assert (table["top-1 original 95% low"][0], table["top-1 original 95% high"][0]) == \
+        pytest.approx((0.025 ** (1 / 3), 1.0))
+    assert "| top-1 original | 1.000 [0.292, 1.000] (not meaningful) |" in text
+    assert "With fewer than 10 probes" in text and "95% low" not in text
     for name in ("fig2_remove.png", "fig3_slices.png", "fig5_all.png", "scores_all-remove.csv",
                  "site_means_all-remove.csv"):
         assert (tmp_path / name).stat().st_size > 0, name

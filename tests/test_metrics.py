@@ -51,6 +51,12 @@ def test_similarity_per_image_and_per_site():
     assert table["ssim"][1] < 0.1
     assert table["correlation"][2] == pytest.approx(1.0)   # the back half does not count
     assert np.isnan(table["ssim_changed"][0]) and np.isnan(table["ssim_changed"][2])
+    # mean absolute errors over the whole image: image 1 lost its front half (to -1)
+    expected = np.abs(originals[1, :, 8:] + 1).mean()
+    assert table["mae_changed"][1] == pytest.approx(expected)
+    assert table["mae_unchanged"][1] == 0.0 and table["mae_unchanged"][2] == 0.0
+    assert np.isnan(table["mae_changed"][0]) and table["mae_unchanged"][0] == 0.0
+    assert table["mae_changed"][2] == pytest.approx(np.abs(originals[2, :, :8]).mean())
     table["site"] = ["Guys", "HH", "Guys"]
     means = site_means(table)
     assert list(means.index) == ["Guys", "HH", "all"]

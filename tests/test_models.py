@@ -55,3 +55,17 @@ def test_generator_survives_saving(tmp_path):
     x = np.zeros((1, 32, 32, 1), "float32") + 0.3
     np.testing.assert_allclose(np.asarray(keras.models.load_model(path)(x)), np.asarray(g(x)),
                                atol=1e-6)
+
+
+def test_input_skip_generator_starts_as_the_identity_and_survives_saving(tmp_path):
+    g = build_generator(32, filters=4, residual_blocks=1, input_skip=True)
+    assert g.count_params() == build_generator(32, filters=4, residual_blocks=1).count_params()
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(g(x)), x)        # untrained: the input unchanged
+    out_conv = g.get_layer("out_conv")
+    out_conv.bias.assign(np.full(out_conv.bias.shape, 10.0, "float32"))
+    # now a change of tanh(10) (about 1) everywhere: x + 1, clipped to the image range
+    np.testing.assert_allclose(np.asarray(g(x)), np.clip(x + np.tanh(10.0), -1, 1), atol=1e-6)
+    path = tmp_path / "g.keras"
+    g.save(path)
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(path)(x)), np.asarray(g(x)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from refacing_lib.reidentify import (TISSUE_LEVEL, face_profile, identification_rates,
-                                     profile_distances, with_average_face)
+                                     profile_distances, rate_interval, with_average_face)
 
 
 def _image(edges, size=64):
@@ -92,6 +92,21 @@ def test_noisy_probes_of_a_shuffled_gallery_are_all_found():
     assert identification_rates(distances, owners, (1,)) == {1: 1.0}
     # the same probes with their owners wrong by one: never the first
     assert identification_rates(distances, (owners + 1) % 10, (1,)) == {1: 0.0}
+
+
+def test_rate_interval_is_the_exact_binomial_one():
+    # textbook Clopper-Pearson bounds (e.g. 1 of 3: 0.0084 to 0.9057; 5 of 10: 0.187 to 0.813)
+    assert rate_interval(1 / 3, 3) == pytest.approx((0.00840, 0.90570), abs=1e-4)
+    assert rate_interval(2 / 3, 3) == pytest.approx((0.09430, 0.99160), abs=1e-4)
+    assert rate_interval(0.5, 10) == pytest.approx((0.18709, 0.81291), abs=1e-4)
+    assert rate_interval(0.0, 3) == pytest.approx((0.0, 1 - 0.025 ** (1 / 3)))
+    assert rate_interval(1.0, 17) == pytest.approx((0.025 ** (1 / 17), 1.0))
+    # a fractional count from a tie lies between its neighbours
+    low, high = rate_interval(1.5 / 3, 3)
+    assert rate_interval(1 / 3, 3)[0] < low < rate_interval(2 / 3, 3)[0]
+    assert rate_interval(1 / 3, 3)[1] < high < rate_interval(2 / 3, 3)[1]
+    with pytest.raises(ValueError, match="probes must be at least 1"):
+        rate_interval(0.5, 0)
 
 
 def test_profiles_must_line_up():

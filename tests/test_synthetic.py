@@ -79,6 +79,25 @@ def test_subject_is_independent_of_cohort_size(tmp_path):
     assert np.array_equal(nib.load(ta).get_fdata(), nib.load(tb).get_fdata())
 
 
+def test_make_cohort_writes_only_the_named_subjects_as_in_the_whole_cohort(tmp_path):
+    from refacing_lib.course import cohort_names
+
+    shape = (24, 40, 40)
+    names = [e["name"] for e in S.cohort_entries(4, seed=3)]
+    whole = S.make_cohort(tmp_path / "whole", subjects=4, seed=3, progress=False, shape=shape)
+    some = S.make_cohort(tmp_path / "some", subjects=4, seed=3, progress=False, shape=shape,
+                         only=[names[3], names[1]])
+    assert [p.name for p in some] == [names[1], names[3]]
+    assert sorted(p.name for p in (tmp_path / "some").glob("IXI*")) == sorted([names[1], names[3]])
+    assert np.array_equal(nib.load(some[1]).get_fdata(), nib.load(whole[3]).get_fdata())
+    with pytest.raises(ValueError, match="not in the first 4 subjects.*IXI999"):
+        S.make_cohort(tmp_path, subjects=4, seed=3, only=["IXI999-HH-0001-T1.nii.gz"])
+    profile = {"synthetic_subjects": 4, "seed": 3, "exclude_subjects": [names[2]]}
+    assert cohort_names(profile) == [names[0], names[1], names[3]]
+    with pytest.raises(ValueError, match="exclude_subjects.*IXI999"):
+        cohort_names({**profile, "exclude_subjects": ["IXI999-HH-0001-T1.nii.gz"]})
+
+
 def test_make_cohort_resumes_and_skips_existing_files(tmp_path, capsys):
     shape = (24, 40, 40)
     paths = S.make_cohort(tmp_path, subjects=2, seed=1, progress=True, shape=shape)

@@ -13,7 +13,7 @@ import pytest
 from refacing_lib import training
 from refacing_lib.profiles import load_profile
 from refacing_lib.training import (CycleGAN, ImagePool, TrainConfig, TrainingDiverged,
-                                   learning_rate_at, load_generator, train)
+                                   learning_rate_at, load_generator, run_config, train)
 
 # tiny networks: the behaviour under test does not depend on their size
 TINY = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2)
@@ -111,6 +111,12 @@ def test_resume_continues_exactly(slice_dataset, tmp_path):
     other = TrainConfig(**{**TINY, "filters": 8}, epochs=2, steps_per_epoch=3)
     with pytest.raises(ValueError, match="other settings.*filters: 4 -> 8"):
         train(slice_dataset, tmp_path / "split", other, progress=False)
+    # what notebook 06 does: a run is continued with the settings it was trained with
+    assert run_config(tmp_path / "split") == config
+    assert run_config(tmp_path / "never trained") is None
+    (tmp_path / "split" / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json: unreadable run settings"):
+        run_config(tmp_path / "split")
 
 
 @pytest.mark.slow
