@@ -7,10 +7,13 @@ embedded synthetic IXI-like cohort), :mod:`refacing_lib.deface` (face blurring a
 (the paper's 21 normalised sagittal slices), :mod:`refacing_lib.datasets` (slice datasets on
 disk and their tf.data pipelines), :mod:`refacing_lib.models` (the paper's CycleGAN networks in
 Keras 3), :mod:`refacing_lib.training` (training, checkpoints, resume),
-:mod:`refacing_lib.reface` (running a trained generator on slices and volumes), :mod:`refacing_lib.metrics`
-(measuring against ground truth), :mod:`refacing_lib.plotting` and
-:mod:`refacing_lib.widgets` (figures and slice browsers), :mod:`refacing_lib.profiles`
-(quick/full settings and data locations) and :mod:`refacing_lib.course` (runs the notebooks).
+:mod:`refacing_lib.reface` (running a trained generator on slices and volumes),
+:mod:`refacing_lib.metrics` (measuring against ground truth), :mod:`refacing_lib.reidentify`
+and :mod:`refacing_lib.evaluation` (the paper's measures and a re-identification attack),
+:mod:`refacing_lib.pretrained` (the shipped pretrained course model),
+:mod:`refacing_lib.plotting` and :mod:`refacing_lib.widgets` (figures and slice browsers),
+:mod:`refacing_lib.profiles` (quick/course/full settings and data locations) and
+:mod:`refacing_lib.course` (runs the notebooks).
 """
 
 __version__ = "0.1.0"

@@ -89,6 +89,9 @@ def run_notebooks(
 ) -> list[Path]:
     """Execute the course notebooks in order with papermill.
 
+    The kernels use matplotlib's Agg backend unless ``MPLBACKEND`` is set: figures reach the
+    executed notebooks where a cell displays them, and ``figure_dir`` as PNG files.
+
     Parameters
     ----------
     profile : str or Path
@@ -114,8 +117,14 @@ def run_notebooks(
     NotebookFailed
         When a notebook raises; the executed copy (with the error) is kept in ``out_dir``.
     """
+    import os
+
     import papermill as pm
 
+    # The kernels draw with matplotlib's Agg backend (figures are saved as PNG under
+    # out_dir/figures). Under the inline backend, papermill waited forever for the dataset
+    # browser's cell of notebook 03 to finish (seen in 4 of 5 runs here), as CI never did.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     params = load_profile(profile)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,8 @@ def dataset_plan(names, experiment: str, n_slices: int = N_SLICES,
         Slices per subject.
     test_only : bool
         Make every subject a test subject (no training split): a dataset for evaluating a
-        model trained on other subjects, such as the pretrained course model.
+        model trained on other subjects, such as the pretrained course model. ``experiment``
+        is then only recorded (the subjects were chosen by that experiment's split).
 
     Returns
     -------
