@@ -29,7 +29,7 @@ from .reidentify import (MIN_PROBES, face_profile, identification_rates, profile
 from .slices import N_SLICES, shrink, subject_slices
 
 __all__ = ["CHANGE_TOLERANCE", "Evaluation", "gallery_profiles", "average_face", "evaluate",
-           "evaluate_volume", "evaluate_run", "write_results"]
+           "evaluate_volume", "evaluate_first_head", "evaluate_run", "write_results"]
 
 #: A pixel counts as changed by the anonymization when it moved by more than this ([-1, 1]).
 CHANGE_TOLERANCE = 0.05
@@ -305,7 +305,6 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
         that makes it.
     """
     from .datasets import open_dataset
-    from .deface import changed_mask_path
     from .profiles import anonymized_dir, data_root, dataset_dir, run_dir
     from .training import load_generator
 
@@ -314,12 +313,22 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
     gallery = gallery_profiles(dataset, data_root() / source, generator.input_shape[1])
     result = evaluate(dataset, generator, gallery)
     if volume:
-        name = result.scores["name"].iloc[0]
-        anonymized = anonymized_dir(source, method) / name
-        changed = load_volume(changed_mask_path(anonymized)).data > 0.5
-        result.volume = evaluate_volume(generator, load_volume(data_root() / source / name),
-                                        load_volume(anonymized), changed)
+        result.volume = evaluate_first_head(result, generator, data_root() / source,
+                                            anonymized_dir(source, method))
     return result
+
+
+def evaluate_first_head(result: Evaluation, generator, originals: str | Path,
+                        anonymized: str | Path) -> dict:
+    """:func:`evaluate_volume` of the first test subject of ``result``, read from the folders
+    of the original and the anonymized volumes (with its ``NAME_changed.nii.gz`` mask)."""
+    from .deface import changed_mask_path
+
+    name = result.scores["name"].iloc[0]
+    path = Path(anonymized) / name
+    changed = load_volume(changed_mask_path(path)).data > 0.5
+    return evaluate_volume(generator, load_volume(Path(originals) / name), load_volume(path),
+                           changed)
 
 
 def _markdown(table: pd.DataFrame) -> str:

@@ -25,7 +25,6 @@ face to the right, at the model's size (``image_size`` of its config).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 from dataclasses import asdict
@@ -63,11 +62,10 @@ def weights_path(method: str) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The file's sha256 hex digest (pooch's, as the IXI download checks its files)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _checked_arrays(method: str) -> tuple[dict, dict]:
@@ -304,9 +302,7 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     list of refacing_lib.evaluation.Evaluation
         One per method, in the order given.
     """
-    from .deface import changed_mask_path
-    from .evaluation import evaluate, evaluate_volume, gallery_profiles, write_results
-    from .io import load_volume
+    from .evaluation import evaluate, evaluate_first_head, gallery_profiles, write_results
     from .profiles import anonymized_dir, data_root, load_profile
 
     source = load_profile(PROFILE)["data_source"]
@@ -317,11 +313,8 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
         size = generator.input_shape[1]
         gallery = gallery_profiles(dataset, data_root() / source, size)
         result = evaluate(dataset, generator, gallery, pretrained_average_face(method))
-        name = result.scores["name"].iloc[0]
-        anonymized = anonymized_dir(source, method) / name
-        result.volume = evaluate_volume(generator, load_volume(data_root() / source / name),
-                                        load_volume(anonymized),
-                                        load_volume(changed_mask_path(anonymized)).data > 0.5)
+        result.volume = evaluate_first_head(result, generator, data_root() / source,
+                                            anonymized_dir(source, method))
         evaluations.append(result)
         log(f"pretrained {method}: evaluated on {len(result.scores)} test slices")
     write_results(evaluations, out)
