@@ -33,6 +33,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import checkpoints
+
 __all__ = ["PRETRAINED_DIR", "PROFILE", "manifest", "weights_path", "load_pretrained",
            "pretrained_average_face", "score_pretrained", "export_pretrained",
            "held_out_subjects", "prepare_test_data", "evaluate_pretrained"]
@@ -116,14 +118,8 @@ def load_pretrained(method: str):
     config = TrainConfig(**entry["config"])
     generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
                                 config.input_skip, name="G_AB")
-    for variable in generator.weights:
-        if variable.path not in arrays:
-            raise ValueError(f"{weights_path(method)}: no weight {variable.path!r}")
-        value = arrays[variable.path]
-        if tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(f"{weights_path(method)}: {variable.path} has shape {value.shape}, "
-                             f"the network expects {tuple(variable.shape)}")
-        variable.assign(value.astype(np.float32))
+    weights = {k: v for k, v in arrays.items() if k != "average_face"}
+    checkpoints.assign({v.path: v for v in generator.weights}, weights, weights_path(method))
     return generator
 
 
@@ -183,9 +179,8 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
     """
     from .datasets import open_dataset
     from .evaluation import average_face
-    from .models import build_generator
     from .profiles import dataset_dir, load_profile, run_dir
-    from .training import TrainConfig, latest_checkpoint
+    from .training import latest_checkpoint, load_generator, run_config
 
     profile = load_profile(PROFILE)
     source, experiment = profile["data_source"], profile["experiment"]
@@ -194,12 +189,8 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
     if checkpoint is None:
         raise FileNotFoundError(f"{run}: no checkpoint to export; train it first "
                                 f"(`refacing train --profile {PROFILE} --method {method}`)")
-    with np.load(checkpoint) as data:
-        config = TrainConfig(**json.loads(str(data["__config__"])))
-        progress = json.loads(str(data["__progress__"]))
-        generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
-                                    config.input_skip, name="G_AB")
-        generator.set_weights([data[f"G_AB/{i}"] for i in range(len(generator.weights))])
+    progress, config = checkpoints.read(checkpoint)[1], run_config(run)
+    generator = load_generator(run)
     dataset = open_dataset(dataset_dir(source, experiment, method))
     tested = sorted(set(dataset.metadata.loc[dataset.metadata["split"] == "test", "name"]))
     if tested != sorted(held_out_subjects()):

@@ -1,30 +1,22 @@
-"""Training the paper's CycleGAN: losses, image pools, one compiled step, checkpoints, resume.
+"""Training the paper's CycleGAN: the learning-rate schedule, the loop, checkpoints, resume.
 
-Domain A is the anonymized slices, domain B the original ones (see
-:mod:`refacing_lib.datasets`). Two generators translate between them (``G_AB`` refaces,
-``G_BA`` anonymizes) and two discriminators judge each domain. As in GAN-MRI, the paper's code:
+The networks, losses, pools and the step itself are in :mod:`refacing_lib.cyclegan`; the
+checkpoint files in :mod:`refacing_lib.checkpoints`. :func:`train` runs on the Keras backend
+selected by ``KERAS_BACKEND``: TensorFlow (the default, fastest on CPUs) or JAX (for GPU
+machines without TensorFlow; nothing imports TensorFlow then). Both learning rates decay
+linearly to 0 over the second half of training, as in GAN-MRI.
 
-* LSGAN losses: a generator wants its fakes scored 1, a discriminator wants real images
-  scored 1 and fakes 0 (mean squared error; the discriminator loss is halved);
-* cycle consistency: ``G_BA(G_AB(a))`` must give back ``a`` and ``G_AB(G_BA(b))`` give back
-  ``b`` (mean absolute error, weight 10 each); optionally an identity loss and, for paired
-  data, a supervised L1 (or L2) loss between ``G_AB(a)`` and its own original ``b``;
-* Adam (learning rate 2e-4, beta1 0.5) for the two generators together and for each
-  discriminator; both learning rates decay linearly to 0 over the second half of training;
-* each discriminator learns from a pool of the last 50 fakes, not only the newest one.
-
-The models and losses use backend-neutral Keras 3 (``keras.ops``); only the gradient step
-(:meth:`CycleGAN.train_step`, ``tf.GradientTape`` in one ``tf.function``), the image pools and
-the distribution strategy are TensorFlow. Randomness comes from the seed and the step number
-alone, and a checkpoint holds every weight, optimizer moment, pool image and counter, so a
-resumed run continues exactly where it stopped.
+Randomness comes from the seed and the step number alone, a checkpoint holds every weight,
+optimizer moment, pool image and counter, and an interrupt (Ctrl-C, a notebook's stop
+button, a cluster scheduler's SIGTERM) takes effect between two steps, so a resumed run
+continues exactly as if it had never stopped.
 
 Files of a run folder (``runs/{source}-{experiment}-{method}`` by default)::
 
     config.json         the TrainConfig
     checkpoints/        step_NNNNNNN.npz (the last three kept)
     history.csv         losses and learning rate of every step
-    logs/               TensorBoard scalars
+    logs/               TensorBoard scalars (written with tensorboardX, or TensorFlow)
     samples/            epoch_NNN.png: test slices, refaced, original
 """
 
@@ -33,21 +25,23 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TrainConfig", "TrainingDiverged", "ImagePool", "CycleGAN", "TrainResult",
-           "learning_rate_at", "lsgan_generator_loss", "lsgan_discriminator_loss",
-           "mean_absolute_error", "mean_squared_error", "train", "load_generator", "run_config",
-           "latest_checkpoint"]
+from . import checkpoints
+from .cyclegan import LOSSES, PRECISIONS, CycleGAN
 
-LOSSES = ("g_AB", "g_BA", "cycle", "identity", "supervised", "g_total", "d_A", "d_B")
-"""Names of the losses reported per step (means over the batch)."""
+__all__ = ["TrainConfig", "CycleGAN", "TrainingDiverged", "TrainResult", "learning_rate_at",
+           "train", "load_generator", "run_config", "latest_checkpoint"]
+
 _KEEP_CHECKPOINTS = 3
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ class TrainConfig:
     disc_filters : int
         Discriminator width (64 in the paper).
     batch_size : int
-        Global batch (1 in the paper); split across devices under a strategy.
+        Global batch (1 in the paper); split across devices in data parallel training.
     epochs : int
         Passes over the training split (200 in the paper).
     steps_per_epoch : int
@@ -85,6 +79,9 @@ class TrainConfig:
     input_skip : bool
         Generators that add a learned change to their input and start as the identity
         (:func:`refacing_lib.models.build_generator`); False in the paper.
+    precision : {"float32", "bfloat16"}
+        ``bfloat16``: networks computed in bfloat16 (mixed precision, for GPUs); weights,
+        optimizer moments and losses stay float32.
     seed : int
         Seeds the weights, the data order and the pools.
     checkpoint_every : int
@@ -109,6 +106,7 @@ class TrainConfig:
     supervised_loss: str = "mae"
     pool_size: int = 50
     input_skip: bool = False
+    precision: str = "float32"
     seed: int = 0
     checkpoint_every: int = 1
     samples: int = 4
@@ -116,10 +114,10 @@ class TrainConfig:
     @classmethod
     def from_profile(cls, profile: dict, **overrides) -> "TrainConfig":
         """The config whose fields a profile (see :mod:`refacing_lib.profiles`) names; other
-        profile entries are ignored, ``overrides`` win."""
+        profile entries are ignored, ``overrides`` (None: not given) win."""
         names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in {**profile, **overrides}.items() if k in names}
-        config = cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config = cls(**{k: v for k, v in {**profile, **given}.items() if k in names})
         config.check()
         return config
 
@@ -137,42 +135,15 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.supervised_loss not in ("mae", "mse"):
             raise ValueError(f"supervised_loss must be 'mae' or 'mse', got {self.supervised_loss!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, "
+                             f"got {self.precision!r}")
         if self.pool_size < 0 or self.steps_per_epoch < 0 or self.samples < 0:
             raise ValueError("pool_size, steps_per_epoch and samples must not be negative")
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names it, the step and the last checkpoint."""
-
-
-# ---- losses (keras.ops: any backend) -----------------------------------------------------------
-
-def lsgan_generator_loss(fake_scores):
-    """Mean of ``(D(fake) - 1)^2``: the generator wants its fakes judged real."""
-    from keras import ops
-
-    return ops.mean(ops.square(fake_scores - 1.0))
-
-
-def lsgan_discriminator_loss(real_scores, fake_scores):
-    """``0.5 * (mean((D(real) - 1)^2) + mean(D(fake)^2))``."""
-    from keras import ops
-
-    return 0.5 * (ops.mean(ops.square(real_scores - 1.0)) + ops.mean(ops.square(fake_scores)))
-
-
-def mean_absolute_error(x, y):
-    """Mean of ``|x - y|`` over all elements (the cycle, identity and supervised losses)."""
-    from keras import ops
-
-    return ops.mean(ops.abs(x - y))
-
-
-def mean_squared_error(x, y):
-    """Mean of ``(x - y)^2`` over all elements (the supervised loss's other choice)."""
-    from keras import ops
-
-    return ops.mean(ops.square(x - y))
 
 
 def learning_rate_at(step: int, total_steps: int, base: float, decay_from: float = 0.5) -> float:
@@ -182,247 +153,6 @@ def learning_rate_at(step: int, total_steps: int, base: float, decay_from: float
     if step < start or total_steps <= start:
         return base
     return base * max(0.0, (total_steps - step) / (total_steps - start))
-
-
-# ---- image pool ---------------------------------------------------------------------------------
-
-class ImagePool:
-    """The last ``size`` fakes of one domain, as in GAN-MRI (Shrivastava et al., 2017).
-
-    For each new fake: while the pool is not full it is stored and returned; afterwards, with
-    probability 0.5 it is returned as it is, otherwise a random stored fake is returned and the
-    new one takes its place. The pool is a fixed-shape variable (no retracing), and its random
-    draws are seeded by ``(seed, step, replica, image)``, so a resumed run draws the same.
-    Under a multi-device strategy each device keeps its own pool.
-
-    Parameters
-    ----------
-    size : int
-        Images kept; 0 returns every fake unchanged.
-    image_shape : tuple of int
-        (height, width, channels).
-    """
-
-    def __init__(self, size: int, image_shape: tuple[int, int, int], name: str = "pool"):
-        import tensorflow as tf
-
-        local = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
-                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.size = int(size)
-        self.images = tf.Variable(tf.zeros((max(self.size, 1), *image_shape)),
-                                  name=f"{name}_images", **local)
-        self.count = tf.Variable(0, dtype=tf.int32, name=f"{name}_count", **local)
-
-    def query(self, fakes, seed):
-        """Images for the discriminator, shape of ``fakes`` (batch, h, w, c).
-
-        ``seed`` is an int32 tensor of shape (2,), different at every step.
-        """
-        import tensorflow as tf
-
-        if self.size == 0:
-            return fakes
-        out = []
-        for k in range(fakes.shape[0]):
-            image = fakes[k]
-            u = tf.random.stateless_uniform([2], seed=seed + tf.constant([0, 7919]) * k)
-            full = self.count >= self.size
-            swap = tf.logical_and(full, u[0] >= 0.5)
-            slot = tf.where(full, tf.minimum(tf.cast(u[1] * self.size, tf.int32), self.size - 1),
-                            self.count)
-            stored = tf.gather(self.images, slot)
-            out.append(tf.where(swap, stored, image))
-            keep = tf.where(tf.logical_or(tf.logical_not(full), swap), image, stored)
-            # a whole-variable assign: per-device (sync-on-read) variables have no scatter
-            self.images.assign(tf.tensor_scatter_nd_update(self.images, [[slot]], keep[None]))
-            self.count.assign(tf.minimum(self.count + 1, self.size))
-        return tf.stack(out)
-
-
-# ---- the model ----------------------------------------------------------------------------------
-
-class CycleGAN:
-    """Two generators, two discriminators, their optimizers and pools, and the training step.
-
-    Parameters
-    ----------
-    config : TrainConfig
-    strategy : tf.distribute.Strategy, optional
-        E.g. ``tf.distribute.MirroredStrategy()`` for several GPUs; the global batch
-        ``config.batch_size`` is split across its devices. Default: the current strategy
-        (one device).
-
-    Attributes
-    ----------
-    g_ab, g_ba : keras.Model
-        Generators A -> B (refacing) and B -> A.
-    d_a, d_b : keras.Model
-        Discriminators of domains A and B.
-    opt_g, opt_d_a, opt_d_b : keras.optimizers.Adam
-    pool_a, pool_b : ImagePool
-    trace_count : int
-        How many times the step was traced (1 in a healthy run).
-    """
-
-    def __init__(self, config: TrainConfig, strategy=None):
-        import keras
-        import tensorflow as tf
-
-        from .models import build_discriminator, build_generator
-
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(f"CycleGAN training runs on the TensorFlow backend of Keras; "
-                               f"KERAS_BACKEND is {keras.backend.backend()!r}")
-        config.check()
-        self.config = config
-        self.strategy = strategy or tf.distribute.get_strategy()
-        replicas = self.strategy.num_replicas_in_sync
-        if config.batch_size % replicas:
-            raise ValueError(f"batch_size {config.batch_size} must be a multiple of the "
-                             f"{replicas} devices of the strategy")
-        size, c = config.image_size, 1
-        with self.strategy.scope():
-            keras.utils.set_random_seed(config.seed)
-            gen = dict(image_size=size, channels=c, filters=config.filters,
-                       residual_blocks=config.residual_blocks, input_skip=config.input_skip)
-            self.g_ab = build_generator(**gen, name="G_AB")
-            self.g_ba = build_generator(**gen, name="G_BA")
-            self.d_a = build_discriminator(size, c, config.disc_filters, name="D_A")
-            self.d_b = build_discriminator(size, c, config.disc_filters, name="D_B")
-            adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
-            self.opt_g = keras.optimizers.Adam(**adam, name="adam_G")
-            self.opt_d_a = keras.optimizers.Adam(**adam, name="adam_D_A")
-            self.opt_d_b = keras.optimizers.Adam(**adam, name="adam_D_B")
-            self.opt_g.build(self.g_ab.trainable_variables + self.g_ba.trainable_variables)
-            self.opt_d_a.build(self.d_a.trainable_variables)
-            self.opt_d_b.build(self.d_b.trainable_variables)
-            local = config.batch_size // replicas
-            self.pool_a = ImagePool(config.pool_size, (size, size, c), "pool_A")
-            self.pool_b = ImagePool(config.pool_size, (size, size, c), "pool_B")
-        self._local_batch = local
-        self.trace_count = 0
-        self._step_fn = tf.function(self._distributed_step)
-
-    # the state a checkpoint holds, in a fixed order
-    def _state(self) -> dict:
-        state = {}
-        for name, model in (("G_AB", self.g_ab), ("G_BA", self.g_ba), ("D_A", self.d_a),
-                            ("D_B", self.d_b)):
-            for i, v in enumerate(model.weights):
-                state[f"{name}/{i}"] = v
-        for name, opt in (("adam_G", self.opt_g), ("adam_D_A", self.opt_d_a),
-                          ("adam_D_B", self.opt_d_b)):
-            for i, v in enumerate(opt.variables):
-                state[f"{name}/{i}"] = v
-        for name, pool in (("pool_A", self.pool_a), ("pool_B", self.pool_b)):
-            state[f"{name}/images"], state[f"{name}/count"] = pool.images, pool.count
-        return state
-
-    def set_learning_rate(self, value: float) -> None:
-        """Set the learning rate of all three optimizers (a variable: no retracing)."""
-        for opt in (self.opt_g, self.opt_d_a, self.opt_d_b):
-            opt.learning_rate.assign(value)
-
-    def train_step(self, a, b, step: int) -> dict[str, float]:
-        """One update of all four networks on a batch; returns the losses as floats.
-
-        ``a`` and ``b`` are (batch, size, size, 1) batches of domain A and B (distributed
-        values under a multi-device strategy); ``step`` seeds the pools.
-        """
-        import tensorflow as tf
-
-        losses = self._step_fn(a, b, tf.constant(step, tf.int64))
-        return {k: float(v) for k, v in losses.items()}
-
-    def _distributed_step(self, a, b, step):
-        import tensorflow as tf
-
-        self.trace_count += 1
-        per_replica = self.strategy.run(self._replica_step, args=(a, b, step))
-        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in per_replica.items()}
-
-    def _replica_step(self, a, b, step):
-        import tensorflow as tf
-
-        cfg = self.config
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
-        share = 1.0 / self.strategy.num_replicas_in_sync      # per-device mean -> global mean
-        seed = tf.cast(tf.stack([cfg.seed + replica, step]), tf.int32)
-        with tf.GradientTape(persistent=True) as tape:
-            fake_b, fake_a = self.g_ab(a, training=True), self.g_ba(b, training=True)
-            cycle = (mean_absolute_error(a, self.g_ba(fake_b, training=True))
-                     + mean_absolute_error(b, self.g_ab(fake_a, training=True)))
-            g_ab = lsgan_generator_loss(self.d_b(fake_b, training=True))
-            g_ba = lsgan_generator_loss(self.d_a(fake_a, training=True))
-            identity = supervised = tf.constant(0.0)
-            if cfg.identity_weight:
-                identity = (mean_absolute_error(b, self.g_ab(b, training=True))
-                            + mean_absolute_error(a, self.g_ba(a, training=True)))
-            if cfg.supervised_weight:
-                distance = mean_squared_error if cfg.supervised_loss == "mse" else mean_absolute_error
-                supervised = distance(fake_b, b) + distance(fake_a, a)
-            g_total = (g_ab + g_ba + cfg.cycle_weight * cycle + cfg.identity_weight * identity
-                       + cfg.supervised_weight * supervised)
-            pooled_b = self.pool_b.query(tf.stop_gradient(fake_b), seed)
-            pooled_a = self.pool_a.query(tf.stop_gradient(fake_a), seed + [0, 1 << 20])
-            d_b = lsgan_discriminator_loss(self.d_b(b, training=True), self.d_b(pooled_b, training=True))
-            d_a = lsgan_discriminator_loss(self.d_a(a, training=True), self.d_a(pooled_a, training=True))
-            scaled = [share * g_total, share * d_a, share * d_b]
-        g_vars = self.g_ab.trainable_variables + self.g_ba.trainable_variables
-        for loss, opt, variables in zip(scaled, (self.opt_g, self.opt_d_a, self.opt_d_b),
-                                        (g_vars, self.d_a.trainable_variables,
-                                         self.d_b.trainable_variables)):
-            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        del tape
-        values = (g_ab, g_ba, cycle, identity, supervised, g_total, d_a, d_b)
-        return {name: share * value for name, value in zip(LOSSES, values)}
-
-    def save(self, path: str | Path, progress: dict) -> Path:
-        """Write a checkpoint: every weight, optimizer variable and pool, plus ``progress``
-        (step, epoch, step in epoch) and the config. Written to a temporary name, then renamed.
-        """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.asarray(v.numpy()) for k, v in self._state().items()}
-        arrays["__progress__"] = np.array(json.dumps(progress))
-        arrays["__config__"] = np.array(json.dumps(asdict(self.config)))
-        tmp = path.with_name(f".part-{path.name}")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-        return path
-
-    def restore(self, path: str | Path) -> dict:
-        """Load a checkpoint written by :meth:`save` with the same config; returns its progress.
-
-        Raises
-        ------
-        ValueError
-            If the checkpoint is unreadable or was written with other settings (named).
-        """
-        path = Path(path)
-        try:
-            with np.load(path) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise ValueError(f"{path}: unreadable checkpoint ({exc})") from exc
-        saved = {**asdict(TrainConfig()), **json.loads(str(arrays.pop("__config__")))}
-        mine = asdict(self.config)
-        changed = {k: (saved.get(k), v) for k, v in mine.items()
-                   if saved.get(k) != v and k not in ("checkpoint_every", "samples")}
-        if changed:
-            raise ValueError(f"{path} was written with other settings "
-                             f"({', '.join(f'{k}: {o!r} -> {n!r}' for k, (o, n) in changed.items())});"
-                             " resume with the same settings or start a new run folder")
-        progress = json.loads(str(arrays.pop("__progress__")))
-        state = self._state()
-        if set(arrays) != set(state):
-            raise ValueError(f"{path}: the checkpoint does not match the model")
-        for key, variable in state.items():
-            variable.assign(arrays[key])
-        return progress
 
 
 # ---- the training loop --------------------------------------------------------------------------
@@ -478,12 +208,17 @@ def run_config(run_dir: str | Path) -> TrainConfig | None:
         return None
     path = run_dir / "config.json"
     try:
-        values = json.loads(path.read_text())
-        names = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in values.items() if k in names})
+        return _config(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError) as exc:
         raise ValueError(f"{path}: unreadable run settings ({exc}); the checkpoints of "
                          f"{run_dir} hold them too: delete the folder to train it again") from exc
+
+
+def _config(values: dict) -> TrainConfig:
+    """A TrainConfig from saved settings; settings a newer version added take their defaults,
+    settings it dropped are ignored."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in values.items() if k in names})
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -506,15 +241,16 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     config : TrainConfig
     resume : bool
         Go on from the latest checkpoint of ``run_dir`` if there is one (it must have the same
-        config). False with an existing checkpoint is an error: choose another folder.
+        config; it may come from the other backend). False with an existing checkpoint is an
+        error: choose another folder.
     until_step : int, optional
         Stop (with a checkpoint) after this many steps in all; default the end of training.
     strategy : tf.distribute.Strategy, optional
-        See :class:`CycleGAN`.
+        TensorFlow's multi-device training, see :class:`~refacing_lib.cyclegan.CycleGAN`.
     progress : bool
         Show a progress bar with the losses.
     log : callable
-        Receives one line per event (resume, checkpoint, end).
+        Receives one line per event (start, resume, checkpoint, end).
     on_step : callable, optional
         Called as ``on_step(step, losses)`` after every step (``losses``: name -> float), e.g.
         to draw a live loss plot in a notebook.
@@ -522,6 +258,13 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    SIGINT (Ctrl-C, a notebook's interrupt) and SIGTERM (a scheduler's stop) end the training
+    after the step under way, which is completed and counted, with a checkpoint; a second
+    SIGINT stops at once without saving (the last checkpoint stays). Either way the same call
+    resumes exactly. The signals are handled so only in the main thread.
 
     Raises
     ------
@@ -531,10 +274,9 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     ValueError
         Bad settings, a checkpoint written with other settings, or a dataset too small.
     """
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
-    from .datasets import cyclegan_pipeline, open_dataset, paired_pipeline
+    from .datasets import numpy_batches, open_dataset
 
     if isinstance(dataset, (str, Path)):
         dataset = open_dataset(dataset)
@@ -557,80 +299,149 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
         if not resume:
             raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
                              "resume it, or choose another run folder")
-        state = gan.restore(checkpoint)
+        state = checkpoints.restore(checkpoint, gan.variables, config, log)
         log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
             f"{state['epoch']} of {config.epochs} epochs done)")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
     history = _History(run_dir / "history.csv", state["step"])
-    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
-    pipeline = paired_pipeline if config.supervised_weight else cyclegan_pipeline
+    scalars = _ScalarWriter(run_dir / "logs", gan.backend)
     samples = _sample_batch(dataset, config)
+    log(f"training on {gan.backend} ({config.precision}) from step {state['step']} to {until}")
 
     step, start = state["step"], time.perf_counter()
     interrupted = False
     bar = tqdm(total=until, initial=step, desc="training", unit="step", disable=not progress)
     try:
-        while step < until:
-            epoch, skip = state["epoch"], state["step_in_epoch"]
-            batches = pipeline(dataset, batch_size=config.batch_size,
-                               image_size=config.image_size, seed=config.seed,
-                               epoch=epoch).skip(skip).take(steps_per_epoch - skip)
-            for a, b in gan.strategy.experimental_distribute_dataset(batches):
-                gan.set_learning_rate(learning_rate_at(step, total, config.learning_rate,
-                                                       config.decay_from))
-                losses = gan.train_step(a, b, step)
-                bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingDiverged(
-                        f"loss {bad[0]} became {losses[bad[0]]} at step {step + 1} (epoch "
-                        f"{epoch + 1}); training stopped. The last good checkpoint is "
-                        f"{latest_checkpoint(run_dir) or 'none (no checkpoint yet)'}; lower "
-                        "learning_rate or check the dataset for broken images")
-                step += 1
-                state = {"step": step, "epoch": epoch, "step_in_epoch": state["step_in_epoch"] + 1}
-                lr = float(gan.opt_g.learning_rate.numpy())
-                history.add(step, epoch + 1, losses, lr, time.perf_counter() - start)
-                with writer.as_default(step=step):
-                    for name, value in losses.items():
-                        tf.summary.scalar(f"loss/{name}", value)
-                    tf.summary.scalar("learning_rate", lr)
-                if on_step is not None:
-                    on_step(step, losses)
-                bar.update()
-                bar.set_postfix(cycle=f"{losses['cycle']:.3f}", g=f"{losses['g_total']:.2f}",
-                                d=f"{(losses['d_A'] + losses['d_B']) / 2:.3f}")
-                if step >= until:
-                    break
-            if state["step_in_epoch"] >= steps_per_epoch:     # the epoch is complete
-                state = {"step": step, "epoch": epoch + 1, "step_in_epoch": 0}
-                _save_samples(gan, samples, run_dir / "samples" / f"epoch_{epoch + 1:03d}.png",
-                              f"epoch {epoch + 1}, step {step}")
-                if (epoch + 1) % config.checkpoint_every == 0 or step >= total:
-                    checkpoint = _checkpoint(gan, run_dir, state, log)
-        if step >= until and (checkpoint is None or not checkpoint.name.endswith(f"{step:07d}.npz")):
-            checkpoint = _checkpoint(gan, run_dir, state, log)
-    except KeyboardInterrupt:
-        interrupted = True
+        with _stop_between_steps() as stop:
+            while step < until and not stop.requested:
+                epoch, skip = state["epoch"], state["step_in_epoch"]
+                batches = numpy_batches(dataset, batch_size=config.batch_size,
+                                        image_size=config.image_size, seed=config.seed,
+                                        epoch=epoch, paired=bool(config.supervised_weight),
+                                        start=skip)
+                for _, (a, b) in zip(range(steps_per_epoch - skip), batches):
+                    lr = learning_rate_at(step, total, config.learning_rate, config.decay_from)
+                    losses = gan.train_step(a, b, step, lr)
+                    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                    if bad:
+                        raise TrainingDiverged(
+                            f"loss {bad[0]} became {losses[bad[0]]} at step {step + 1} (epoch "
+                            f"{epoch + 1}); training stopped. The last good checkpoint is "
+                            f"{latest_checkpoint(run_dir) or 'none (no checkpoint yet)'}; lower "
+                            "learning_rate or check the dataset for broken images")
+                    step += 1
+                    state = {"step": step, "epoch": epoch,
+                             "step_in_epoch": state["step_in_epoch"] + 1}
+                    history.add(step, epoch + 1, losses, lr, time.perf_counter() - start)
+                    scalars.add(step, losses, lr)
+                    if on_step is not None:
+                        on_step(step, losses)
+                    bar.update()
+                    bar.set_postfix(cycle=f"{losses['cycle']:.3f}", g=f"{losses['g_total']:.2f}",
+                                    d=f"{(losses['d_A'] + losses['d_B']) / 2:.3f}")
+                    if step >= until or stop.requested:
+                        break
+                if state["step_in_epoch"] >= steps_per_epoch:     # the epoch is complete
+                    state = {"step": step, "epoch": epoch + 1, "step_in_epoch": 0}
+                    _save_samples(gan, samples, run_dir / "samples" / f"epoch_{epoch + 1:03d}.png",
+                                  f"epoch {epoch + 1}, step {step}")
+                    if (epoch + 1) % config.checkpoint_every == 0 or step >= total:
+                        checkpoint = _checkpoint(gan, run_dir, state, log)
+            interrupted = stop.requested and step < until
+            saved = checkpoint is not None and checkpoint.name == f"step_{step:07d}.npz"
+            if step > 0 and not saved:
+                checkpoint = _checkpoint(gan, run_dir, state, log)
+    except KeyboardInterrupt:       # a second Ctrl-C: the state may be inside a step
         bar.close()
-        if step > 0:
-            checkpoint = _checkpoint(gan, run_dir, state, log)
-        log(f"interrupted at step {step}: saved {checkpoint}; train again with resume to go on")
+        log(f"stopped at once at step {step}, not saved; the last checkpoint is "
+            f"{latest_checkpoint(run_dir)}: train again to go on from there")
+        raise
     finally:
         bar.close()
         history.close()
-        writer.close()
+        scalars.close()
     seconds = time.perf_counter() - start
-    if not interrupted:
+    if interrupted:
+        log(f"interrupted at step {step}: saved {checkpoint}; train again with resume to go on")
+    else:
         log(f"trained to step {step} of {total} in {seconds:.0f} s; last checkpoint {checkpoint}")
     return TrainResult(run_dir, gan, step, state["epoch"], total, checkpoint, interrupted, seconds)
 
 
+class _StopRequest:
+    """Set by SIGINT or SIGTERM while :func:`_stop_between_steps` is active."""
+
+    requested = False
+    signal_name = ""
+
+
+@contextmanager
+def _stop_between_steps():
+    """Turn SIGINT and SIGTERM into a request that the loop reads between steps.
+
+    The first signal only sets ``requested``: the step under way completes, is counted and
+    saved. A second SIGINT raises KeyboardInterrupt at once (the caller saves nothing then).
+    Outside the main thread (where Python cannot handle signals) it does nothing.
+    """
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handle(signum, frame):
+        if stop.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.requested, stop.signal_name = True, signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, handle) for s in _STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def _checkpoint(gan: CycleGAN, run_dir: Path, state: dict, log) -> Path:
-    path = gan.save(run_dir / "checkpoints" / f"step_{state['step']:07d}.npz", state)
+    path = checkpoints.save(run_dir / "checkpoints" / f"step_{state['step']:07d}.npz",
+                            gan.variables, state, gan.config)
     for old in sorted((run_dir / "checkpoints").glob("step_*.npz"))[:-_KEEP_CHECKPOINTS]:
         old.unlink()
     return path
+
+
+class _ScalarWriter:
+    """TensorBoard scalars of every step: through tensorboardX where it is installed (no
+    TensorFlow needed), else through TensorFlow's writer on the TensorFlow backend, else none
+    (history.csv has the same numbers)."""
+
+    def __init__(self, folder: Path, backend: str):
+        self.writer = self.tf = None
+        try:
+            from tensorboardX import SummaryWriter
+
+            self.writer = SummaryWriter(str(folder))
+        except ImportError:
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                self.tf, self.writer = tf, tf.summary.create_file_writer(str(folder))
+
+    def add(self, step: int, losses: dict, lr: float) -> None:
+        """Log the losses and the learning rate of step ``step`` (1-based)."""
+        values = {**{f"loss/{k}": v for k, v in losses.items()}, "learning_rate": lr}
+        if self.tf is not None:
+            with self.writer.as_default(step=step):
+                for name, value in values.items():
+                    self.tf.summary.scalar(name, value)
+        elif self.writer is not None:
+            for name, value in values.items():
+                self.writer.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        if self.writer is not None:
+            self.writer.close()
 
 
 class _History:
@@ -660,14 +471,13 @@ class _History:
 
 def _sample_batch(dataset, config):
     """The first ``config.samples`` test pairs at the training size (fixed across epochs)."""
-    from .datasets import paired_pipeline
+    from .datasets import numpy_batches
 
     n = min(config.samples, len(dataset.arrays["test", "A"]))
     if n == 0:
         return None
-    a, b = next(iter(paired_pipeline(dataset, "test", batch_size=n, image_size=config.image_size,
-                                     shuffle=False)))
-    return a.numpy(), b.numpy()
+    return next(numpy_batches(dataset, "test", batch_size=n, image_size=config.image_size,
+                              paired=True, shuffle=False))
 
 
 def _save_samples(gan: CycleGAN, samples, path: Path, title: str) -> None:
@@ -715,10 +525,10 @@ def load_generator(run_dir: str | Path, direction: str = "AB"):
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train first (`refacing train`)")
-    with np.load(checkpoint) as data:
-        config = TrainConfig(**json.loads(str(data["__config__"])))
-        generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
-                                    config.input_skip, name=f"G_{direction}")
-        n = len(generator.weights)
-        generator.set_weights([data[f"G_{direction}/{i}"] for i in range(n)])
+    arrays, _, settings = checkpoints.read(checkpoint)
+    config = _config(settings)
+    generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
+                                config.input_skip, name=f"G_{direction}")
+    arrays = checkpoints.network_arrays(arrays, f"G_{direction}", generator)
+    checkpoints.assign({v.path: v for v in generator.weights}, arrays, checkpoint)
     return generator
