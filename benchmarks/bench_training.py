@@ -1,92 +1,95 @@
-"""Benchmark of the CycleGAN: milliseconds per training step and per inference, by image size.
+"""Benchmark of the CycleGAN training step on TensorFlow or JAX: milliseconds per step, images
+per second, and what that means for the paper's trainings.
 
-For each size it times, side by side in one process on random images (batch 1 unless
-``--batch``):
+It times :meth:`refacing_lib.cyclegan.CycleGAN.train_step`, the step :func:`train` runs (pools,
+learning rate, losses fetched as floats), on random images, for each image size, batch and
+precision asked, and projects the wall time of the paper's trainings (200 epochs of 6,300
+images for Guy's, 10,500 for all sites, batch 1 in the paper; with batch B, 1/B the steps)
+from the measured step. The first step (compilation) is timed apart.
 
-* ``plain``: the same four networks and three Adam optimizers updated in one plain fused
-  ``tf.function`` (no pool, no strategy, no learning-rate schedule): the floor;
-* ``course``: :meth:`refacing_lib.training.CycleGAN.train_step` as :func:`train` calls it
-  (pools, strategy, learning-rate assignment, losses fetched as floats);
-* ``inference``: one generator on one image.
-
-The course's step should stay within 1.2x of the plain one.
-
-    python benchmarks/bench_training.py                 # 64, 128 and 256 pixels
-    python benchmarks/bench_training.py --sizes 128 --steps 30
+    python benchmarks/bench_training.py                                  # TensorFlow, CPU
+    python benchmarks/bench_training.py --backend jax --sizes 256 --batches 1 8 \\
+        --precisions float32 bfloat16                                    # a GPU machine
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
-from refacing_lib.training import (CycleGAN, TrainConfig, lsgan_discriminator_loss,
-                                   lsgan_generator_loss, mean_absolute_error)
-
-
-def plain_step(gan: CycleGAN):
-    """The fused step without the course's extras, on the networks of ``gan``."""
-
-    @tf.function
-    def step(a, b):
-        with tf.GradientTape(persistent=True) as tape:
-            fake_b, fake_a = gan.g_ab(a, training=True), gan.g_ba(b, training=True)
-            cycle = (mean_absolute_error(a, gan.g_ba(fake_b, training=True))
-                     + mean_absolute_error(b, gan.g_ab(fake_a, training=True)))
-            g = (lsgan_generator_loss(gan.d_b(fake_b, training=True))
-                 + lsgan_generator_loss(gan.d_a(fake_a, training=True)) + 10 * cycle)
-            d_b = lsgan_discriminator_loss(gan.d_b(b, training=True),
-                                           gan.d_b(tf.stop_gradient(fake_b), training=True))
-            d_a = lsgan_discriminator_loss(gan.d_a(a, training=True),
-                                           gan.d_a(tf.stop_gradient(fake_a), training=True))
-        g_vars = gan.g_ab.trainable_variables + gan.g_ba.trainable_variables
-        for loss, opt, variables in ((g, gan.opt_g, g_vars),
-                                     (d_a, gan.opt_d_a, gan.d_a.trainable_variables),
-                                     (d_b, gan.opt_d_b, gan.d_b.trainable_variables)):
-            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return g, d_a, d_b
-
-    return step
+PAPER_IMAGES = {"guys": 300 * 21, "all": 500 * 21}   # training images of the two experiments
+PAPER_EPOCHS = 200
 
 
-def _time(fn, steps: int) -> float:
-    """Median milliseconds of ``fn()`` over ``steps`` calls, after two warm-up calls."""
-    fn(), fn()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _parse(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--backend", choices=("tensorflow", "jax"),
+                        default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
-    parser.add_argument("--steps", type=int, default=15, help="timed steps per case")
-    parser.add_argument("--batch", type=int, default=1)
-    args = parser.parse_args()
-    print(f"TensorFlow {tf.__version__}, {len(tf.config.list_physical_devices('GPU'))} GPU(s), "
-          f"batch {args.batch}, median of {args.steps} steps\n")
-    print("| pixels | plain step ms | course step ms | ratio | inference ms |")
-    print("|---|---|---|---|---|")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
+                        choices=("float32", "bfloat16"))
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per case")
+    return parser.parse_args(argv)
+
+
+def _hours(ms_per_step: float, batch: int, experiment: str) -> float:
+    """Projected hours of the paper's training of ``experiment`` at this step time."""
+    steps = PAPER_EPOCHS * PAPER_IMAGES[experiment] / batch
+    return steps * ms_per_step / 3.6e6
+
+
+def main(argv=None) -> None:
+    args = _parse(argv)
+    os.environ["KERAS_BACKEND"] = args.backend        # before Keras is imported
+    import keras
+
+    from refacing_lib.cyclegan import CycleGAN
+    from refacing_lib.training import TrainConfig
+
+    if args.backend == "jax":
+        import jax
+
+        devices = f"JAX {jax.__version__} on {', '.join(sorted({d.device_kind for d in jax.devices()}))}"
+    else:
+        import tensorflow as tf
+
+        devices = (f"TensorFlow {tf.__version__}, "
+                   f"{len(tf.config.list_physical_devices('GPU'))} GPU(s)")
+    print(f"Keras {keras.__version__} on {devices}; median of {args.steps} steps "
+          f"after the first (compilation)\n")
+    print("| pixels | batch | precision | first step s | ms / step | images / s | "
+          "Guy's, 200 epochs | all sites, 200 epochs |")
+    print("|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for size in args.sizes:
-        gan = CycleGAN(TrainConfig(image_size=size, batch_size=args.batch))
-        a, b = (tf.constant(rng.uniform(-1, 1, (args.batch, size, size, 1)), tf.float32)
-                for _ in range(2))
-        plain = plain_step(gan)
-        counter = iter(range(10**9))
-        course_ms = _time(lambda: (gan.set_learning_rate(2e-4),
-                                   gan.train_step(a, b, next(counter))), args.steps)
-        plain_ms = _time(lambda: [float(x) for x in plain(a, b)], args.steps)
-        infer = tf.function(lambda x: gan.g_ab(x, training=False))
-        infer_ms = _time(lambda: infer(a[:1]).numpy(), args.steps)
-        print(f"| {size} | {plain_ms:.0f} | {course_ms:.0f} | {course_ms / plain_ms:.2f} | "
-              f"{infer_ms:.0f} |", flush=True)
+        for batch in args.batches:
+            for precision in args.precisions:
+                config = TrainConfig(image_size=size, batch_size=batch, precision=precision)
+                gan = CycleGAN(config)
+                a, b = (rng.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
+                        for _ in range(2))
+                start = time.perf_counter()
+                gan.train_step(a, b, 0, 2e-4)
+                first = time.perf_counter() - start
+                times = []
+                for step in range(1, args.steps + 1):
+                    start = time.perf_counter()
+                    gan.train_step(a, b, step, 2e-4)
+                    times.append(time.perf_counter() - start)
+                ms = 1000 * float(np.median(times))
+                print(f"| {size} | {batch} | {precision} | {first:.1f} | {ms:.1f} | "
+                      f"{1000 * batch / ms:.1f} | {_hours(ms, batch, 'guys'):.0f} h | "
+                      f"{_hours(ms, batch, 'all'):.0f} h |", flush=True)
+                del gan
+    print(f"\nThe paper: about 48 h (Guy's) and 96 h (all sites) per training on a Titan X "
+          f"Pascal, batch 1, i.e. about {48 * 3.6e6 / (PAPER_EPOCHS * PAPER_IMAGES['guys']):.0f}"
+          f" ms per step.", file=sys.stdout)
 
 
 if __name__ == "__main__":

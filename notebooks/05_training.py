@@ -171,9 +171,10 @@ plotting.save_figure(fig, figure_dir, "learning_rate");
 # ## Train
 #
 # The cell below trains, with a progress bar and a loss plot that redraws every 50 steps.
-# You can **interrupt** it at any moment (the stop button, or Ctrl-C in a terminal): it saves a
-# checkpoint first, and running the cell again resumes from it, with the same weights,
-# optimizer state, image pools, data order and learning rate as if it had never stopped. A
+# You can **interrupt** it at any moment (the stop button, or Ctrl-C in a terminal): it
+# finishes the step under way and saves a checkpoint, and running the cell again resumes from
+# it, with the same weights, optimizer state, image pools, data order and learning rate as if
+# it had never stopped. A
 # finished training is not repeated: the cell then only loads it. A checkpoint only fits the
 # settings it was trained with: after changing one of the parameters at the top, set
 # `restart = True` (the old run is deleted) or the cell stops with an error that names the
@@ -341,7 +342,10 @@ print("latest:", latest_checkpoint(run).name)
 # ```
 #
 # The last command can be stopped and started again at will; it goes on from the latest
-# checkpoint (saved every 5 epochs, and on Ctrl-C). `benchmarks/bench_training.py` prints the
+# checkpoint (saved every 5 epochs, and on Ctrl-C or a scheduler's SIGTERM). On a GPU machine
+# with JAX and no TensorFlow, the same command runs on Keras's JAX backend
+# (`KERAS_BACKEND=jax`, the environment of `requirements-jax.txt`), optionally with
+# `--precision bfloat16` and a larger `--batch-size`; the README explains the options. `benchmarks/bench_training.py` prints the
 # milliseconds per step of your machine at 64, 128 and 256 pixels; multiply by the number of
 # steps to plan the run. TensorBoard shows the losses while it runs:
 # `tensorboard --logdir data/runs`.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def read(path: str | Path) -> tuple[dict, dict, dict]:
             arrays = {k: data[k] for k in data.files}
         progress = json.loads(str(arrays.pop("__progress__")))
         saved = json.loads(str(arrays.pop("__config__")))
-    except (OSError, ValueError, EOFError, KeyError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: unreadable checkpoint ({exc})") from exc
     return arrays, progress, saved
 

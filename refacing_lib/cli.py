@@ -75,9 +75,11 @@ def _train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train
 
     profile, source, experiment, method, run = _training_setup(args)
-    config = TrainConfig.from_profile(profile)
+    config = TrainConfig.from_profile(profile, precision=args.precision,
+                                      batch_size=args.batch_size)
     dataset = args.dataset or dataset_dir(source, experiment, method)
-    print(f"training {run} on {dataset} ({profile.get('profile', args.profile)} profile)")
+    print(f"training {run} on {dataset} ({profile.get('profile', args.profile)} profile)",
+          flush=True)
     result = train(dataset, run, config, resume=not args.fresh, until_step=args.until_step)
     return 130 if result.interrupted else 0
 
@@ -220,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="stop after this many steps in all (a checkpoint is saved)")
     train_p.add_argument("--fresh", action="store_true",
                          help="refuse to resume: fail if the run folder has a checkpoint")
+    train_p.add_argument("--precision", choices=("float32", "bfloat16"),
+                         help="bfloat16: mixed precision for GPUs (default: the profile's)")
+    train_p.add_argument("--batch-size", type=_positive_int,
+                         help="images per step, split across devices (default: the profile's)")
     train_p.set_defaults(func=_train)
     reface_p.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                           help="anonymized .nii/.nii.gz files or folders (their "

@@ -344,7 +344,7 @@ class CycleGAN:
             learning_rate = float(np.asarray(self.opt_g.learning_rate))
         losses = self._step(np.asarray(a, np.float32), np.asarray(b, np.float32), draws,
                             np.float32(learning_rate))
-        return {k: float(v) for k, v in losses.items()}
+        return {k: float(losses[k]) for k in LOSSES}
 
 
 def _seed_weights(models, seed: int) -> None:

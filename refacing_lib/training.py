@@ -15,6 +15,7 @@ Files of a run folder (``runs/{source}-{experiment}-{method}`` by default)::
 
     config.json         the TrainConfig
     checkpoints/        step_NNNNNNN.npz (the last three kept)
+    jax_cache/          compiled steps, on JAX
     history.csv         losses and learning rate of every step
     logs/               TensorBoard scalars (written with tensorboardX, or TensorFlow)
     samples/            epoch_NNN.png: test slices, refaced, original
@@ -37,7 +38,7 @@ import numpy as np
 from . import checkpoints
 from .cyclegan import LOSSES, PRECISIONS, CycleGAN
 
-__all__ = ["TrainConfig", "CycleGAN", "TrainingDiverged", "TrainResult", "learning_rate_at",
+__all__ = ["TrainConfig", "CycleGAN", "LOSSES", "TrainingDiverged", "TrainResult", "learning_rate_at",
            "train", "load_generator", "run_config", "latest_checkpoint"]
 
 _KEEP_CHECKPOINTS = 3
@@ -292,6 +293,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     total = config.epochs * steps_per_epoch
     until = total if until_step is None else min(int(until_step), total)
 
+    _compilation_cache(run_dir)
     gan = CycleGAN(config, strategy)
     state = {"step": 0, "epoch": 0, "step_in_epoch": 0}
     checkpoint = latest_checkpoint(run_dir)
@@ -367,6 +369,20 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     else:
         log(f"trained to step {step} of {total} in {seconds:.0f} s; last checkpoint {checkpoint}")
     return TrainResult(run_dir, gan, step, state["epoch"], total, checkpoint, interrupted, seconds)
+
+
+def _compilation_cache(run_dir: Path) -> None:
+    """On JAX, keep compiled steps in ``run_dir/jax_cache`` (unless ``JAX_COMPILATION_CACHE_DIR``
+    or JAX's config names another folder), so a resumed run does not compile its step again
+    (a minute or more for the paper's networks)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return
+    import jax
+
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(run_dir / "jax_cache"))
 
 
 class _StopRequest:

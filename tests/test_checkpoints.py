@@ -1,0 +1,107 @@
+"""Checkpoint files: named by Keras path, checked by name and shape, older numbered ones read."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from refacing_lib import checkpoints
+from refacing_lib.cyclegan import CycleGAN
+from refacing_lib.training import TrainConfig, load_generator
+
+TINY = TrainConfig(image_size=32, filters=4, residual_blocks=1, disc_filters=8, pool_size=2)
+
+
+@pytest.fixture(scope="module")
+def gan():
+    """A tiny CycleGAN after two steps (moments and pools no longer at their start)."""
+    gan = CycleGAN(TINY)
+    rng = np.random.default_rng(0)
+    for step in range(2):
+        a, b = (rng.uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32) for _ in range(2))
+        gan.train_step(a, b, step, 2e-4)
+    return gan
+
+
+def _values(gan):
+    return {k: np.array(v.numpy()) for k, v in gan.variables.items()}
+
+
+def _old_format(gan, path):
+    """What the previous version wrote: networks and optimizers numbered in Keras's order."""
+    arrays = {}
+    for name, model in gan.networks.items():
+        arrays.update({f"{name}/{i}": v.numpy() for i, v in enumerate(model.weights)})
+    for opt in (gan.opt_g, gan.opt_d_a, gan.opt_d_b):
+        arrays.update({f"{opt.name}/{i}": v.numpy() for i, v in enumerate(opt.variables)})
+    for pool in ("pool_A", "pool_B"):
+        arrays.update({f"{pool}/{k}": gan.variables[f"{pool}/{k}"].numpy()
+                       for k in ("images", "count")})
+    np.savez(path, __progress__=np.array(json.dumps({"step": 2})),
+             __config__=np.array(json.dumps(asdict(TINY))), **arrays)
+
+
+def test_every_variable_is_saved_under_its_unique_path(gan, tmp_path):
+    path = checkpoints.save(tmp_path / "step_0000002.npz", gan.variables, {"step": 2}, TINY)
+    arrays, progress, settings = checkpoints.read(path)
+    assert progress == {"step": 2} and settings == asdict(TINY)
+    assert "G_AB/c7s1_conv/kernel" in arrays and "G_BA/c7s1_conv/kernel" in arrays
+    assert "adam_G/G_BA_c7s1_conv_kernel_momentum" in arrays
+    assert int(arrays["pool_A/count"]) == 2
+    assert not list(tmp_path.glob(".part-*"))
+    other = CycleGAN(TINY)
+    assert checkpoints.restore(path, other.variables, TINY, log=lambda line: None) == progress
+    for key, value in _values(gan).items():
+        np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
+
+
+def test_a_numbered_checkpoint_is_read_by_position_with_a_message(gan, tmp_path):
+    _old_format(gan, tmp_path / "old.npz")
+    other, lines = CycleGAN(TINY), []
+    checkpoints.restore(tmp_path / "old.npz", other.variables, TINY, log=lines.append)
+    assert "numbered, not named" in lines[0] and "next checkpoint is written with names" in lines[0]
+    for key, value in _values(gan).items():
+        np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
+    # refacing from it: the generator of an old run folder loads as well
+    run = tmp_path / "run" / "checkpoints"
+    run.mkdir(parents=True)
+    (tmp_path / "old.npz").rename(run / "step_0000002.npz")
+    x = np.zeros((1, 32, 32, 1), np.float32)
+    np.testing.assert_allclose(np.asarray(load_generator(tmp_path / "run")(x)),
+                               np.asarray(gan.g_ab(x)), atol=1e-6)
+
+
+def test_a_wrong_shape_or_missing_weight_is_named_and_nothing_is_loaded(gan, tmp_path):
+    path = checkpoints.save(tmp_path / "c.npz", gan.variables, {"step": 2}, TINY)
+    arrays, progress, settings = checkpoints.read(path)
+    arrays["G_AB/d1_conv/kernel"] = arrays["G_AB/d1_conv/kernel"][..., :1]
+    np.savez(tmp_path / "bad.npz", __progress__=np.array(json.dumps(progress)),
+             __config__=np.array(json.dumps(settings)), **arrays)
+    fresh = CycleGAN(TINY)
+    before = _values(fresh)
+    with pytest.raises(ValueError, match=r"bad\.npz: G_AB/d1_conv/kernel has shape "
+                                         r"\(3, 3, 4, 1\), the model expects \(3, 3, 4, 8\)"):
+        checkpoints.restore(tmp_path / "bad.npz", fresh.variables, TINY)
+    del arrays["G_AB/d1_conv/kernel"]
+    np.savez(tmp_path / "bad.npz", __progress__=np.array(json.dumps(progress)),
+             __config__=np.array(json.dumps(settings)), **arrays)
+    with pytest.raises(ValueError, match="no array for 'G_AB/d1_conv/kernel'"):
+        checkpoints.restore(tmp_path / "bad.npz", fresh.variables, TINY)
+    for key, value in before.items():
+        np.testing.assert_array_equal(fresh.variables[key].numpy(), value, err_msg=key)
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="cut.npz: unreadable checkpoint"):
+        checkpoints.restore(tmp_path / "cut.npz", fresh.variables, TINY)
+
+
+def test_bfloat16_networks_keep_float32_weights():
+    half = CycleGAN(TrainConfig(**{**asdict(TINY), "precision": "bfloat16"}))
+    assert half.g_ab.get_layer("c7s1_conv").compute_dtype == "bfloat16"
+    assert half.d_a.get_layer("score_conv").compute_dtype == "bfloat16"
+    assert {str(v.dtype) for m in half.networks.values() for v in m.weights} == {"float32"}
+    rng = np.random.default_rng(1)
+    a, b = (rng.uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32) for _ in range(2))
+    losses = half.train_step(a, b, 0, 2e-4)
+    assert all(np.isfinite(v) for v in losses.values())
+    assert losses["cycle"] > 0
