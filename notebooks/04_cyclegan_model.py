@@ -60,8 +60,9 @@ from refacing_lib.models import (ReflectionPadding2D, build_discriminator, build
                                  count_convolutions, instance_norm, receptive_field,
                                  residual_block)
 from refacing_lib.profiles import dataset_dir
-from refacing_lib.training import (TrainConfig, lsgan_discriminator_loss, lsgan_generator_loss,
+from refacing_lib.cyclegan import (lsgan_discriminator_loss, lsgan_generator_loss,
                                    mean_absolute_error)
+from refacing_lib.training import TrainConfig
 
 # %% [markdown]
 # The first import of Keras loads TensorFlow, which takes a few seconds; on a machine without

@@ -149,7 +149,7 @@ config
 # 5. three Adam optimizers (both generators together, each discriminator alone) apply the
 #    gradients.
 #
-# All of this is `CycleGAN.train_step` in `refacing_lib/training.py`, which `train` calls once
+# All of this is `CycleGAN.train_step` in `refacing_lib/cyclegan.py`, which `train` calls once
 # per batch. The loop around it writes the losses to `history.csv` and TensorBoard, saves a
 # grid of test slices and their refacing after every epoch, and a checkpoint every
 # `checkpoint_every` epochs.
@@ -345,9 +345,9 @@ print("latest:", latest_checkpoint(run).name)
 # checkpoint (saved every 5 epochs, and on Ctrl-C or a scheduler's SIGTERM). On a GPU machine
 # with JAX and no TensorFlow, the same command runs on Keras's JAX backend
 # (`KERAS_BACKEND=jax`, the environment of `requirements-jax.txt`), optionally with
-# `--precision bfloat16` and a larger `--batch-size`; the README explains the options. `benchmarks/bench_training.py` prints the
-# milliseconds per step of your machine at 64, 128 and 256 pixels; multiply by the number of
-# steps to plan the run. TensorBoard shows the losses while it runs:
+# `--precision bfloat16` and a larger `--batch-size`; the README explains the options.
+# `benchmarks/bench_training.py` prints the milliseconds per step of your machine at 64, 128
+# and 256 pixels and the hours the paper's trainings would take on it. TensorBoard shows the losses while it runs:
 # `tensorboard --logdir data/runs`.
 #
 # ## Summary

@@ -5,8 +5,10 @@ Stages (one module each): :mod:`refacing_lib.io` (volumes in RAS), :mod:`refacin
 embedded synthetic IXI-like cohort), :mod:`refacing_lib.deface` (face blurring and removal),
 :mod:`refacing_lib.batch` (many files, in parallel, resumable), :mod:`refacing_lib.slices`
 (the paper's 21 normalised sagittal slices), :mod:`refacing_lib.datasets` (slice datasets on
-disk and their tf.data pipelines), :mod:`refacing_lib.models` (the paper's CycleGAN networks in
-Keras 3), :mod:`refacing_lib.training` (training, checkpoints, resume),
+disk and their tf.data and numpy pipelines), :mod:`refacing_lib.models` (the paper's CycleGAN
+networks in Keras 3), :mod:`refacing_lib.cyclegan` (its losses, image pools and training step
+on TensorFlow or JAX), :mod:`refacing_lib.checkpoints` (checkpoint files),
+:mod:`refacing_lib.training` (settings, the training loop, interrupts and resume),
 :mod:`refacing_lib.reface` (running a trained generator on slices and volumes),
 :mod:`refacing_lib.metrics` (measuring against ground truth), :mod:`refacing_lib.reidentify`
 and :mod:`refacing_lib.evaluation` (the paper's measures and a re-identification attack),

@@ -263,9 +263,10 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     Notes
     -----
     SIGINT (Ctrl-C, a notebook's interrupt) and SIGTERM (a scheduler's stop) end the training
-    after the step under way, which is completed and counted, with a checkpoint; a second
-    SIGINT stops at once without saving (the last checkpoint stays). Either way the same call
-    resumes exactly. The signals are handled so only in the main thread.
+    after the step under way, which is completed and counted, with a checkpoint (before the
+    first step of a call: at once, nothing to save); a second SIGINT stops at once without
+    saving (the last checkpoint stays). Either way the same call resumes exactly. The signals
+    are handled so only in the main thread.
 
     Raises
     ------
@@ -293,29 +294,29 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     total = config.epochs * steps_per_epoch
     until = total if until_step is None else min(int(until_step), total)
 
-    _compilation_cache(run_dir)
-    gan = CycleGAN(config, strategy)
-    state = {"step": 0, "epoch": 0, "step_in_epoch": 0}
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None:
-        if not resume:
-            raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
-                             "resume it, or choose another run folder")
-        state = checkpoints.restore(checkpoint, gan.variables, config, log)
-        log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
-            f"{state['epoch']} of {config.epochs} epochs done)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
-    history = _History(run_dir / "history.csv", state["step"])
-    scalars = _ScalarWriter(run_dir / "logs", gan.backend)
-    samples = _sample_batch(dataset, config)
-    log(f"training on {gan.backend} ({config.precision}) from step {state['step']} to {until}")
+    with _stop_between_steps() as stop:
+        _compilation_cache(run_dir)
+        gan = CycleGAN(config, strategy)
+        state = {"step": 0, "epoch": 0, "step_in_epoch": 0}
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is not None:
+            if not resume:
+                raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
+                                 "resume it, or choose another run folder")
+            state = checkpoints.restore(checkpoint, gan.variables, config, log)
+            log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
+                f"{state['epoch']} of {config.epochs} epochs done)")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
+        history = _History(run_dir / "history.csv", state["step"])
+        scalars = _ScalarWriter(run_dir / "logs", gan.backend)
+        samples = _sample_batch(dataset, config)
+        log(f"training on {gan.backend} ({config.precision}) from step {state['step']} to {until}")
 
-    step, start = state["step"], time.perf_counter()
-    interrupted = False
-    bar = tqdm(total=until, initial=step, desc="training", unit="step", disable=not progress)
-    try:
-        with _stop_between_steps() as stop:
+        step, start = state["step"], time.perf_counter()
+        interrupted = False
+        bar = tqdm(total=until, initial=step, desc="training", unit="step", disable=not progress)
+        try:
             while step < until and not stop.requested:
                 epoch, skip = state["epoch"], state["step_in_epoch"]
                 batches = numpy_batches(dataset, batch_size=config.batch_size,
@@ -354,18 +355,19 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
             saved = checkpoint is not None and checkpoint.name == f"step_{step:07d}.npz"
             if step > 0 and not saved:
                 checkpoint = _checkpoint(gan, run_dir, state, log)
-    except KeyboardInterrupt:       # a second Ctrl-C: the state may be inside a step
-        bar.close()
-        log(f"stopped at once at step {step}, not saved; the last checkpoint is "
-            f"{latest_checkpoint(run_dir)}: train again to go on from there")
-        raise
-    finally:
-        bar.close()
-        history.close()
-        scalars.close()
+        except KeyboardInterrupt:       # a second Ctrl-C: the state may be inside a step
+            bar.close()
+            log(f"stopped at once at step {step}, not saved; the last checkpoint is "
+                f"{latest_checkpoint(run_dir)}: train again to go on from there")
+            raise
+        finally:
+            bar.close()
+            history.close()
+            scalars.close()
     seconds = time.perf_counter() - start
     if interrupted:
-        log(f"interrupted at step {step}: saved {checkpoint}; train again with resume to go on")
+        log(f"interrupted at step {step} by {stop.signal_name}: "
+            + (f"saved {checkpoint}; train again to go on" if checkpoint else "no step to save"))
     else:
         log(f"trained to step {step} of {total} in {seconds:.0f} s; last checkpoint {checkpoint}")
     return TrainResult(run_dir, gan, step, state["epoch"], total, checkpoint, interrupted, seconds)

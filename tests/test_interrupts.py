@@ -33,8 +33,12 @@ def _rows(run: Path) -> int:
 
 # moments of a session that resumed at step s0 (0 for the first): when to send the signal
 def at_compilation(run, out, s0):
-    """The step is being compiled (traced): the loop announced itself, no step is done."""
+    """The step is being compiled (traced): the loop announced itself 0.3 s ago, no step is
+    done (compiling takes seconds)."""
     return any("training on " in line for line in out)
+
+
+at_compilation.delay = 0.3
 
 
 def mid_epoch(run, out, s0):
@@ -71,6 +75,7 @@ def _session(run, dataset, profile, env, moment=None, sig=None):
         while not moment(run, out, s0) and process.poll() is None:
             assert time.monotonic() < deadline, "the moment never came:\n" + "".join(out)
             time.sleep(0.002)
+        time.sleep(getattr(moment, "delay", 0))
         process.send_signal(sig)
     process.wait(timeout=600)
     reader.join(timeout=10)
@@ -88,7 +93,7 @@ def _chain(tmp_path, dataset, env, moments):
         text = "".join(out)
         assert status == 130, f"{moment.__name__}, {sig!r}: exit {status}\n{text[-3000:]}"
         step = int(latest_checkpoint(run).stem.split("_")[1])
-        assert f"interrupted at step {step}" in text, text[-3000:]
+        assert f"interrupted at step {step} by {sig.name}" in text, text[-3000:]
         assert s0 < step < TOTAL            # the step under way was completed and counted
         stops.append(step)
     status, out, _ = _session(run, dataset.folder, profile, env)
