@@ -251,7 +251,7 @@ def test_remove_stops_at_the_pharynx():
 
     entry = synthetic.cohort_entries(7, seed=0)[6]
     assert entry["stem"].startswith("IXI011-Guys")
-    params, (pose, scan_seed), _ = synthetic._subject(0, entry["index"], entry["site"])
+    params, (pose, scan_seed), _ = synthetic.cohort_subject(0, entry["index"], entry["site"])
     image, truth, affine = synthetic.synthesize(params, scan_seed, pose)
     volume = _in_memory(image, affine)
     defaced, _ = deface(volume, "remove")
