@@ -116,7 +116,8 @@ class Face:
         y_pg = y_sl + p.chin_projection
         y_me = y_pg - 13.0
 
-        def line(z):  # nasal dorsum, straight from nasion to tip
+        def line(z):
+            """Anterior position (mm) of the nasal dorsum, straight from nasion to tip, at z."""
             return y_n + (z_n - z) * tan_a
 
         prof = [

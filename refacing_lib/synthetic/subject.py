@@ -16,7 +16,8 @@ from ..ixi import SITES as IXI_SITES
 
 #: The three IXI sites (scanners).
 SITES: tuple[str, ...] = tuple(IXI_SITES)
-#: Number of T1 volumes per site in IXI (paper, Table 1); the cohort interleaves sites in this ratio.
+#: Number of T1 volumes per site in IXI (paper, Table 1); the cohort interleaves sites in
+#: this ratio.
 SITE_PROPORTIONS: dict[str, int] = {site: facts["subjects"] for site, facts in IXI_SITES.items()}
 #: Array shape in RAS order (left-right, posterior-anterior, inferior-superior) per site.
 SITE_SHAPES: dict[str, tuple[int, int, int]] = {
