@@ -39,7 +39,21 @@ class DefaceError(ValueError):
 
 
 def head_mask(coarse: np.ndarray, level: float) -> np.ndarray:
-    """Voxels brighter than ``level``: the largest connected part, closed and filled."""
+    """The head (step 1 of :mod:`refacing_lib.deface`).
+
+    Parameters
+    ----------
+    coarse : numpy.ndarray, shape (nx, ny, nz)
+        The image averaged into blocks of about 2 mm (RAS).
+    level : float
+        Head / air threshold (half the image's Otsu threshold).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (nx, ny, nz)
+        The largest connected part brighter than ``level``, closed by 2 blocks and filled (air
+        cavities included).
+    """
     head = _largest(coarse > level)
     return fill_holes(closing(head, 2))
 
@@ -47,8 +61,22 @@ def head_mask(coarse: np.ndarray, level: float) -> np.ndarray:
 def seed_zone(head: np.ndarray, zooms) -> np.ndarray:
     """Where the brain must be: more than ``_DEEP_MM`` inside the head, in its upper half.
 
+    Parameters
+    ----------
+    head : numpy.ndarray of bool, shape (nx, ny, nz)
+        :func:`head_mask` (RAS: axis 2 points up).
+    zooms : tuple of 3 floats
+        Block size (mm).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (nx, ny, nz)
+
+    Notes
+    -----
     The depth is measured on every second voxel along each axis (a few mm do not matter here,
-    and it is the largest distance transform of :func:`refacing_lib.deface.find_face`)."""
+    and it is the largest distance transform of :func:`refacing_lib.deface.find_face`).
+    """
     if not head.any():
         return head
     deep = ndi.distance_transform_edt(head[::2, ::2, ::2], sampling=[2 * z for z in zooms])
@@ -168,7 +196,23 @@ def _brain_core(coarse, head, seed, zooms, name, level) -> tuple[np.ndarray, np.
 
 
 def check_t1_contrast(coarse, head, brain, zooms, name) -> None:
-    """Refuse images where the band around the brain (CSF, skull) is not darker than it."""
+    """Refuse images where the band around the brain (CSF, skull) is not darker than it.
+
+    Parameters
+    ----------
+    coarse, head, brain : numpy.ndarray, shape (nx, ny, nz)
+        The coarse image, :func:`head_mask` and the grown estimate of :func:`brain_mask`.
+    zooms : tuple of 3 floats
+        Block size (mm).
+    name : str
+        Names the image in the message.
+
+    Raises
+    ------
+    DefaceError
+        If the median of the head within 6 mm outside the brain is not below 0.8 times the
+        brain's median (not T1-weighted).
+    """
     ring = head & within(brain, 6.0, zooms) & ~brain
     ratio = np.median(coarse[ring]) / np.median(coarse[brain])
     if not ratio < 0.8:
@@ -180,11 +224,24 @@ def check_t1_contrast(coarse, head, brain, zooms, name) -> None:
 def protected_brain(coarse, head, seed, brain, zooms) -> np.ndarray:
     """The brain estimate completed for protection (step 2b of :mod:`refacing_lib.deface`).
 
-    The estimate, the brain found again (:func:`brain_mask`, ``_REFIT_PAD_MM`` around the
-    estimate) in ``coarse`` divided by :func:`_bias_field` unless that adds more than
-    ``_REFIT_MAX_ML`` (it leaked out of the skull), and the mirror image of both about the
-    middle of the head's left-right extent where it lies above the brow (:func:`_brow`) and
-    within ``_MIRROR_REACH_MM`` of them (a leak into one orbit is not copied to the other).
+    Parameters
+    ----------
+    coarse, head, seed, brain : numpy.ndarray, shape (nx, ny, nz)
+        The coarse image, :func:`head_mask`, :func:`seed_zone` and the grown estimate of
+        :func:`brain_mask`.
+    zooms : tuple of 3 floats
+        Block size (mm).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (nx, ny, nz)
+        What must not change (before the margin of ``refacing_lib.deface.BRAIN_MARGIN_MM``):
+        the estimate, the brain found again (:func:`brain_mask`, ``_REFIT_PAD_MM`` around
+        the estimate) in ``coarse`` divided by :func:`_bias_field` unless that adds more than
+        ``_REFIT_MAX_ML`` (it leaked out of the skull), and the mirror image of both about the
+        middle of the head's left-right extent where it lies above the brow (:func:`_brow`)
+        and within ``_MIRROR_REACH_MM`` of them (a leak into one orbit is not copied to the
+        other).
     """
     box = bounding_box(brain, zooms, _REFIT_PAD_MM)
     corrected = coarse[box] / _bias_field(coarse, brain, zooms, box)
@@ -244,8 +301,11 @@ def _brow(brain: np.ndarray) -> int:
 
 
 def within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
-    """Voxels within ``mm`` of ``mask`` (the distance transform runs over the bounding box of
-    ``mask`` grown by ``mm``, which holds every such voxel)."""
+    """Voxels within ``mm`` millimetres of ``mask`` (bool, 3-D; ``zooms``: voxel size in mm).
+
+    The distance transform runs over the bounding box of ``mask`` grown by ``mm``, which holds
+    every such voxel.
+    """
     out = np.zeros(mask.shape, bool)
     box = bounding_box(mask, zooms, mm + max(zooms))
     if box is not None:
@@ -254,9 +314,13 @@ def within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
 
 
 def deeper(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
-    """Voxels of ``mask`` more than ``mm`` from any voxel outside it, voxels beyond the array's
-    border not counting (the distance transform runs over the bounding box of ``mask`` grown by
-    one voxel: that rim lies outside ``mask``, except where the array's border clips it)."""
+    """Voxels of ``mask`` (bool, 3-D) more than ``mm`` millimetres from any voxel outside it.
+
+    Voxels beyond the array's border do not count (a head cut by the field of view is not
+    shallow at the cut): the distance transform runs over the bounding box of ``mask`` grown by
+    one voxel, a rim that lies outside ``mask`` except where the array's border clips it.
+    ``zooms`` is the voxel size (mm).
+    """
     out = np.zeros(mask.shape, bool)
     box = bounding_box(mask, zooms, min(zooms))
     if box is not None:
@@ -265,7 +329,8 @@ def deeper(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
 
 
 def bounding_box(mask: np.ndarray, zooms, pad_mm: float):
-    """Slices of the bounding box of ``mask`` grown by ``pad_mm`` (None if ``mask`` is empty)."""
+    """Slices of the bounding box of ``mask`` (bool, 3-D, voxel size ``zooms`` in mm) grown by
+    ``pad_mm`` on every side and clipped to the array; None if ``mask`` is empty."""
     if not mask.any():
         return None
     box = []
