@@ -18,6 +18,23 @@ from .tissues import (AIR_IN, BONE, CARTILAGE, FAT, GLAND, LENS, MARROW, MUCOSA,
 #: of its centre, its level below the eyes, and its semi-axes (mm).
 PAROTID_X, PAROTID_Y, PAROTID_BELOW_EYES = 50, 8, 44
 PAROTID_AXES = (9, 14, 20)
+#: Buccal fat pad (the right one; the left is its mirror image): centre relative to the midline,
+#: the upper incisors (y) and the mouth slit (z), and semi-axes (mm); its width grows by up to
+#: 4 mm with ``cheek_fullness``.
+BUCCAL_FAT_PAD = ((37, -22, 7), (7, 13, 11))
+#: The tongue's body: centre relative to the midline, the upper incisors and the mouth slit, and
+#: semi-axes (mm); cut 5.5 mm under the palate (the oral air gap).
+TONGUE_BODY = ((0, -29, -6), (23, 31, 20))
+#: Ethmoid air cells on each side of the midline: centre relative to the eyes' centres (x from
+#: the midline), semi-axes (mm).
+ETHMOID = ((9.0, 1.0, 2.0), (5.5, 13.0, 10.0))
+#: The bony orbit: centre relative to an eye's centre (x outwards from it), semi-axes (mm).
+ORBIT = ((-1.0, -12.0, 0.0), (14.0, 24.0, 13.0))
+#: Inferior and middle turbinates (mucosa): centre (x from the midline, y, z above the palate)
+#: and semi-axes (mm).
+TURBINATES = [((11.5, 62.0, 9.0), (3.5, 22.0, 4.0)), ((9.0, 60.0, 20.0), (3.0, 16.0, 3.5))]
+#: The hyoid bone: centre (y; z relative to the menton) and semi-axes (mm).
+HYOID = ((0, 36.0, -8.0), (13, 4.0, 3.5))
 #: Semi-axes of the globe of the eye (mm; 23-24 mm across).
 GLOBE_AXES = (11.5, 12.0, 11.5)
 #: The lens: its centre this far in front of the globe's centre (mm), and its semi-axes.
@@ -62,9 +79,11 @@ def _paint_mouth_floor(canvas):
     for s in (-1, 1):
         canvas.paint_ellipsoid((s * PAROTID_X, PAROTID_Y, f.z_e - PAROTID_BELOW_EYES),
                                PAROTID_AXES, GLAND)
-        canvas.paint_ellipsoid((s * 37, y_inc - 22, z_st + 7), (7 + 4 * ch, 13, 11), FAT)
+        (cx, cy, cz), (ax, ay, az) = BUCCAL_FAT_PAD
+        canvas.paint_ellipsoid((s * cx, y_inc + cy, z_st + cz), (ax + 4 * ch, ay, az), FAT)
     # tongue, with the oral air gap under the palate
-    canvas.paint_ellipsoid((0, y_inc - 29, z_st - 6), (23, 31, 20), TONGUE,
+    (cx, cy, cz), axes = TONGUE_BODY
+    canvas.paint_ellipsoid((cx, y_inc + cy, z_st + cz), axes, TONGUE,
                            where=lambda X, Y, Z: Z < z_pal - 5.5)
     b = fr.box(-17, 17, y_inc - 48, y_inc - 5, z_pal - 6, z_pal - 2.5)
     if b is not None:
@@ -92,7 +111,8 @@ def _paint_sinuses(canvas):
                                shell=(1.3, MUCOSA))
     # ethmoid air cells
     for s in (-1, 1):
-        c, a = (s * 9.0, f.y_e + 1.0, f.z_e + 2.0), (5.5, 13.0, 10.0)
+        (cx, cy, cz), a = ETHMOID
+        c = (s * cx, f.y_e + cy, f.z_e + cz)
         b = canvas.box_around(c, a)
         if b is not None:
             X, Y, Z = fr.coords(b)
@@ -114,7 +134,8 @@ def _paint_orbits(canvas):
     ehs, y_e, z_e = f.ehs, f.y_e, f.z_e
     # orbits: bony wall, fat, extraocular muscles, optic nerve, globe, lens
     for s in (-1, 1):
-        c, a = (s * (ehs - 1.0), y_e - 12.0, z_e), (14.0, 24.0, 13.0)
+        (cx, cy, cz), a = ORBIT
+        c = (s * (ehs + cx), y_e + cy, z_e + cz)
         b = canvas.box_around(c, a, pad=2.0)
         if b is None:
             continue
@@ -249,8 +270,8 @@ def _paint_nose(canvas):
         paint(lab, reg, AIR_IN)
         paint(lab, reg & (np.abs(X) < 1.1), CARTILAGE)
     for s in (-1, 1):
-        canvas.paint_ellipsoid((s * 11.5, 62.0, z_pal + 9.0), (3.5, 22.0, 4.0), MUCOSA)
-        canvas.paint_ellipsoid((s * 9.0, 60.0, z_pal + 20.0), (3.0, 16.0, 3.5), MUCOSA)
+        for (cx, cy, cz), axes in TURBINATES:
+            canvas.paint_ellipsoid((s * cx, cy, z_pal + cz), axes, MUCOSA)
     # nasal bones and cartilages under the skin of the dorsum
     b = fr.box(-14, 14, f.y_n - 14, f.y_t + 2, f.z_t + 3, f.z_n + 2)
     if b is not None:
@@ -296,4 +317,5 @@ def _paint_mouth_and_airway(canvas):
         v = (Y - ya) / h
         paint(canvas.labels[b], (u * u + v * v < 1.0) & (Z < z_pal + 1.0), AIR_IN)
     # hyoid bone
-    canvas.paint_ellipsoid((0, 36.0, f.z_me - 8.0), (13, 4.0, 3.5), MARROW, shell=(1.2, BONE))
+    (cx, cy, cz), axes = HYOID
+    canvas.paint_ellipsoid((cx, cy, f.z_me + cz), axes, MARROW, shell=(1.2, BONE))
