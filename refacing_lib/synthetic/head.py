@@ -32,6 +32,14 @@ EAR = ((75.0, 0.0, -48.0), (4.5, 14.0, 27.0))
 #: Half width (x) and half depth (y) of brainstem and cord (mm) at :data:`~.anatomy.CORD_LEVELS`.
 BRAINSTEM_HALF_WIDTH = [6.5, 6.5, 6.8, 8, 10, 14, 13, 13]
 BRAINSTEM_HALF_DEPTH = [4.6, 4.6, 4.8, 6, 8, 10.5, 10, 10]
+#: Thickness of the skin (mm).
+SKIN_MM = 1.8
+#: The neck, an elliptic cylinder: half width (x) and half depth (y) in mm, the y of its axis,
+#: the extra half width at the mastoids (above z = -60 mm, fading out by z = -110 mm) and the
+#: level (z, mm) where it ends above, inside the head.
+NECK_HALF_WIDTH, NECK_HALF_DEPTH, NECK_Y = 52.0, 60.0, -8.0
+MASTOID_WIDTH = 14.0
+NECK_TOP = -40.0
 #: Heights of the vertebrae C2..C7 (mm), from 18 mm below the foramen magnum down, 4.5 mm
 #: discs between them, and the lengths of their spinous processes (mm behind the canal).
 VERTEBRA_HEIGHTS = (20.0, 13.0, 13.0, 13.5, 14.0, 14.0)
@@ -204,13 +212,13 @@ def paint_envelope(canvas):
     bn = fr.box(-75, 75, -75, 60, -300, -40)
     if bn is not None:
         X, Y, Z = fr.coords(bn)
-        a = np.float32(52.0) + np.float32(14.0) * smoothstep(Z, -110.0, -60.0)
+        a = np.float32(NECK_HALF_WIDTH) + np.float32(MASTOID_WIDTH) * smoothstep(Z, -110.0, -60.0)
         uu = X / a
-        vv = (Y + np.float32(8.0)) * np.float32(1 / 60.0)
+        vv = (Y - np.float32(NECK_Y)) * np.float32(1 / NECK_HALF_DEPTH)
         r2 = uu * uu + vv * vv
-        gg = np.sqrt((uu * uu) / (a * a) + (vv * vv) * np.float32(1 / 3600.0))
+        gg = np.sqrt((uu * uu) / (a * a) + (vv * vv) * np.float32(1 / NECK_HALF_DEPTH**2))
         dn = (1.0 - r2) / (2.0 * gg + np.float32(1e-3))
-        np.minimum(dn, np.float32(-40.0) - Z, out=dn)
+        np.minimum(dn, np.float32(NECK_TOP) - Z, out=dn)
         v = canvas.skin_depth[bn]
         v[...] = smooth_max(v, dn, 10.0)
     # ears (pinnae)
@@ -231,7 +239,7 @@ def paint_envelope(canvas):
 def paint_soft_tissue(canvas):
     """Skin, subcutaneous fat and muscle from the depth under the skin (``canvas.labels``).
 
-    Skin is the first 1.8 mm, then fat to a depth that depends on the region (scalp, face,
+    Skin is the first :data:`SKIN_MM`, then fat to a depth that depends on the region (scalp, face,
     neck; thin over the nose and lips), then muscle. Sets ``canvas.fat_end`` (float32, shape
     (ny, nz): depth where the fat ends, mm).
 
@@ -242,8 +250,8 @@ def paint_soft_tissue(canvas):
     fr, f, p = canvas.frame, canvas.face, canvas.params
     Y, Z = fr.Y, fr.Z
     scalp_fat = np.float32(p.scalp_thickness - 1.2)
-    face_fat = np.float32(1.8 + p.face_fat * (0.8 + 0.4 * p.cheek_fullness))
-    neck_fat = np.float32(1.8 + 4.0 + 0.5 * p.face_fat)
+    face_fat = np.float32(SKIN_MM + p.face_fat * (0.8 + 0.4 * p.cheek_fullness))
+    neck_fat = np.float32(SKIN_MM + 4.0 + 0.5 * p.face_fat)
     wf = (1 - smoothstep(Z, f.z_g - 6, f.z_g + 4)) * smoothstep(Y, 10.0, 35.0)
     wn = 1 - smoothstep(Z, f.z_me - 10, f.z_me + 10)
     fe = scalp_fat + (face_fat - scalp_fat) * wf
@@ -259,7 +267,7 @@ def paint_soft_tissue(canvas):
     dh = canvas.skin_depth
     lab = canvas.labels
     lab[...] = (dh > 0).view(np.uint8) * np.uint8(SKIN)
-    lab += (dh > 1.8).view(np.uint8)
+    lab += (dh > SKIN_MM).view(np.uint8)
     lab += (dh > fe[None]).view(np.uint8)
     canvas.fat_end = fe
 
