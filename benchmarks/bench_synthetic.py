@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from refacing_lib import synthetic as S  # noqa: E402
+from refacing_lib.synthetic.cohort import _write_scan  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
                 entry = dict(index=r, id=2 + r, site=site, num=100 + r,
                              stem=f"IXI{2 + r:03d}-{site}-{100 + r:04d}-T1")
                 entry["name"] = entry["stem"] + ".nii.gz"
-                tm = S._write_scan(folder, entry, params, pose, 3000 + r, 0, False, None)
+                tm = _write_scan(folder, entry, params, pose, 3000 + r, 0, False, None)
                 gen.append(tm["generate_s"])
                 wri.append(tm["write_s"])
             g, w = float(np.mean(gen)), float(np.mean(wri))

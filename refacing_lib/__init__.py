@@ -2,7 +2,8 @@
 
 Stages (one module each): :mod:`refacing_lib.io` (volumes in RAS), :mod:`refacing_lib.ixi`
 (the IXI dataset: names, splits, download, demographics), :mod:`refacing_lib.synthetic` (the
-embedded synthetic IXI-like cohort), :mod:`refacing_lib.deface` (face blurring and removal),
+embedded synthetic IXI-like cohort), :mod:`refacing_lib.deface` (face blurring and removal;
+:mod:`refacing_lib.head_masks` finds the head and the brain it must not touch),
 :mod:`refacing_lib.batch` (many files, in parallel, resumable), :mod:`refacing_lib.slices`
 (the paper's 21 normalised sagittal slices), :mod:`refacing_lib.datasets` (slice datasets on
 disk and their tf.data and numpy pipelines), :mod:`refacing_lib.models` (the paper's CycleGAN

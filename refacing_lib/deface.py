@@ -19,12 +19,19 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    (grey and white matter, not CSF or bone), eroded by 7 mm so that the brain comes apart
    from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept. If
    that part reaches within 10 mm of the head's lowest slice, it leaked into the neck through a
-   skull base barely darker than the threshold (bright muscle and marrow, as at IOP): the
-   threshold is raised by 10% steps, at most four times, until the part stays above the neck
-   (if it never does, the first part is kept). The part is dilated back by 7 mm within the same
-   voxels, then grown by up to 12 mm into tissue brighter than 0.35 of the brain's median (thin
-   or darker gyri at the skull base) and filled. This finds the cerebrum and brainstem; the
-   cerebellum, behind and below them, is far from the face.
+   skull base barely darker than the threshold (bright muscle and marrow, as at IOP); if it
+   reaches within 12 mm of the head's surface and, dilated back, is larger than any brain
+   (2600 ml), it flooded through the skull into the scalp (a smooth image, such as an average
+   of many heads, whose CSF and skull are blurred with the tissue around them). Then the
+   threshold is raised by 10% steps, at most four times (eight after a flood), until the part
+   leaks nowhere (if it never does, the first part is kept). The part is dilated back by 7 mm
+   within the same voxels, then grown by up to 12 mm into tissue brighter than 0.35 of the
+   brain's median (thin or darker gyri at the skull base) and filled. After a flood the
+   threshold is raised one step more (the orbital roofs are as faint as the skull), the growth
+   stays in tissue brighter than the threshold at which the brain came apart from the scalp
+   and more than 12 mm inside the head, and the grown estimate is widened by 2 mm (the brain's
+   blurred edge). This finds the cerebrum and brainstem; the cerebellum, behind and below
+   them, is far from the face. (:mod:`refacing_lib.head_masks` holds steps 1 to 2b.)
 2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
    that estimate, right above the orbits. So the same steps are run again on the image divided
    by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
@@ -68,6 +75,9 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from .batch import BatchReport, find_nifti, run_batch
+from .head_masks import (PLAUSIBLE_BRAIN_ML, DefaceError, bounding_box, brain_mask,
+                         check_t1_contrast, closing, fill_holes, head_mask, protected_brain,
+                         seed_zone, within)
 from .io import Volume, load_volume, save_volume
 
 __all__ = ["BRAIN_MARGIN_MM", "BLUR_LAYER_MM", "METHODS", "DefaceError", "FaceFinding",
@@ -86,20 +96,6 @@ _SHELL_MM = 2.0        # spacing of the depth shells
 _ACROSS_MM = 3.0       # Gaussian mixing across shells (along the surface normal)
 _CLOSE_MM = 10.0       # closing that shuts nostrils and mouth before measuring depth
 _BLOCK_MM = 2.0        # working resolution of the mask steps
-_ERODE_MM = 7.0        # erosion that separates the brain from scalp, eyes and neck
-_DEEP_MM = 20.0        # the brain is the part with most voxels deeper than this in the upper head
-_NECK_MM = 10.0        # a brain core this close to the head's lowest slice leaked into the neck
-_RAISE = 1.1           # ... then the brain's threshold is raised by this factor
-_RAISE_TRIES = 4       # ... at most this many times (to 1.46 times)
-_GROW_MM = 12.0       # how far the brain estimate may grow into darker tissue
-_GROW_LEVEL = 0.35    # ... brighter than this fraction of the brain's median
-_BRAIN_ML = (600.0, 2600.0)   # plausible volume of the cerebrum estimate
-_BIAS_SCALE_MM = 100.0  # unit of the coordinates of the quadratic bias fit
-_BIAS_KEEP = 0.6       # the bias is fitted to this brighter fraction of the brain (white matter)
-_BIAS_MAX = 0.6        # limit of the fitted log bias (a factor between 0.55 and 1.8)
-_REFIT_PAD_MM = 30.0   # the bias-corrected brain is looked for this far around the estimate
-_REFIT_MAX_ML = 200.0  # ... and ignored if it adds more than this (it flooded into the face)
-_MIRROR_REACH_MM = 8.0  # the mirror image of the brain protects only this close to the brain
 _MIN_FACE_ML = 150.0   # head tissue in the face region below which there is no face to work on
 # Depth of the face behind the head's anterior profile (mm) against height above the brow (mm)
 _DEPTH_TABLE = ([-140.0, -110.0, -90.0, -60.0, -45.0, -30.0, -20.0, 20.0],
@@ -113,10 +109,6 @@ _MIDLINE_MM = 4.0      # the airway is looked for this far on each side of the m
 _AIRWAY_MIN_MM = 30.0  # ... in a dark part that runs up at least this far from the lowest level
 _AIRWAY_SLACK_MM = 10.0  # ... whose posterior wall comes forward at most this much going up
 _AIRWAY_MIN_DEPTH_MM = 40.0  # ... and where it is closer to the profile, the face ends this deep
-
-
-class DefaceError(ValueError):
-    """The head, brain or face could not be found; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -173,16 +165,17 @@ def find_face(volume: Volume) -> FaceFinding:
     coarse = _block_mean(volume.data, factors)
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
     air_level = 0.5 * threshold_otsu(coarse)        # head / air
-    head_c = _head_mask(coarse, air_level)
-    seed_c = _seed_zone(head_c, zc)
-    inner_c, brain_c = _brain_mask(coarse, head_c, seed_c, zc, name)
+    head_c = head_mask(coarse, air_level)
+    seed_c = seed_zone(head_c, zc)
+    inner_c, brain_c = brain_mask(coarse, head_c, seed_c, zc, name)
     brain_ml = brain_c.sum() * np.prod(zc) / 1000
-    if not _BRAIN_ML[0] <= brain_ml <= _BRAIN_ML[1]:
+    low, high = PLAUSIBLE_BRAIN_ML
+    if not low <= brain_ml <= high:
         raise DefaceError(
             f"{name}: found no brain of plausible size (estimate {brain_ml:.0f} ml, expected "
-            f"{_BRAIN_ML[0]:.0f}-{_BRAIN_ML[1]:.0f} ml); is this a T1-weighted whole head?")
-    _check_t1_contrast(coarse, head_c, brain_c, zc, name)
-    near_c = _within(_guarded(coarse, head_c, seed_c, brain_c, zc), BRAIN_MARGIN_MM, zc)
+            f"{low:.0f}-{high:.0f} ml); is this a T1-weighted whole head?")
+    check_t1_contrast(coarse, head_c, brain_c, zc, name)
+    near_c = within(protected_brain(coarse, head_c, seed_c, brain_c, zc), BRAIN_MARGIN_MM, zc)
     head = _upsample(head_c, factors, volume.shape)
     brain = _upsample(brain_c, factors, volume.shape)
     protected = _upsample(near_c, factors, volume.shape)
@@ -364,192 +357,6 @@ def _upsample(mask: np.ndarray, factors, shape) -> np.ndarray:
     return np.pad(up, pad, mode="edge")
 
 
-def _largest(mask: np.ndarray) -> np.ndarray:
-    labels, n = ndi.label(mask)
-    if n == 0:
-        return mask
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return labels == sizes.argmax()
-
-
-def _fill(mask: np.ndarray) -> np.ndarray:
-    """Fill holes in 3-D and in every slice along each axis (closes open air cavities)."""
-    for axis in range(3):
-        moved = np.moveaxis(mask, axis, 0)
-        mask = np.moveaxis(np.stack([ndi.binary_fill_holes(s) for s in moved]), 0, axis)
-    return ndi.binary_fill_holes(mask)
-
-
-def _head_mask(coarse: np.ndarray, level: float) -> np.ndarray:
-    """Voxels brighter than ``level``: the largest connected part, closed and filled."""
-    head = _largest(coarse > level)
-    return _fill(_closing(head, 2))
-
-
-def _closing(mask: np.ndarray, steps: int) -> np.ndarray:
-    """Binary closing by ``steps`` voxels; the mask continues beyond the array's border (a
-    head cut by the field of view is not eroded from the cut)."""
-    padded = np.pad(mask, steps, mode="edge")
-    return ndi.binary_closing(padded, iterations=steps)[(slice(steps, -steps),) * 3]
-
-
-def _seed_zone(head: np.ndarray, zooms) -> np.ndarray:
-    """Where the brain must be: more than ``_DEEP_MM`` inside the head, in its upper half.
-
-    The depth is measured on every second voxel along each axis (a few mm do not matter here,
-    and it is the largest distance transform of :func:`find_face`)."""
-    if not head.any():
-        return head
-    deep = ndi.distance_transform_edt(head[::2, ::2, ::2], sampling=[2 * z for z in zooms])
-    deep = (deep > _DEEP_MM).repeat(2, 0).repeat(2, 1).repeat(2, 2)
-    deep = deep[: head.shape[0], : head.shape[1], : head.shape[2]]
-    z = np.nonzero(head.any(axis=(0, 1)))[0]
-    upper = np.zeros(head.shape, bool)
-    upper[:, :, (z[0] + z[-1]) // 2:] = True
-    return deep & upper
-
-
-def _within(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
-    """Voxels within ``mm`` of ``mask`` (the distance transform runs over the bounding box of
-    ``mask`` grown by ``mm``, which holds every such voxel)."""
-    out = np.zeros(mask.shape, bool)
-    box = _bounding_box(mask, zooms, mm + max(zooms))
-    if box is not None:
-        out[box] = ndi.distance_transform_edt(~mask[box], sampling=zooms) <= mm
-    return out
-
-
-def _deeper(mask: np.ndarray, mm: float, zooms) -> np.ndarray:
-    """Voxels of ``mask`` more than ``mm`` from any voxel outside it, voxels beyond the array's
-    border not counting (the distance transform runs over the bounding box of ``mask`` grown by
-    one voxel: that rim lies outside ``mask``, except where the array's border clips it)."""
-    out = np.zeros(mask.shape, bool)
-    box = _bounding_box(mask, zooms, min(zooms))
-    if box is not None:
-        out[box] = ndi.distance_transform_edt(mask[box], sampling=zooms) > mm
-    return out
-
-
-def _brain_mask(coarse, head, seed, zooms, name, level=None) -> tuple[np.ndarray, np.ndarray]:
-    """The brain estimate (step 2 of the module's description); ``seed`` is
-    :func:`_seed_zone`, ``level`` the candidate threshold (half the head's Otsu threshold).
-
-    Returns the estimate before and after it grew into darker tissue (``_GROW_MM``): the first
-    stays inside the skull, the second may reach into an orbit through its thin roof.
-
-    A core (:func:`_brain_core`) within ``_NECK_MM`` of the head's lowest slice leaked into the
-    neck; it is looked for again with ``level`` raised by ``_RAISE``, up to ``_RAISE_TRIES``
-    times, and the first core that stays above the neck replaces it.
-    """
-    tissue = coarse[head]
-    if tissue.size < 100:
-        raise DefaceError(f"{name}: found no head (almost every voxel is background)")
-    level = 0.5 * threshold_otsu(tissue) if level is None else level
-    cand, core = _brain_core(coarse, head, seed, zooms, name, level)
-    # a core that reaches the neck leaked through a thin skull base (a valley barely darker than
-    # the level): look again at higher levels, and keep the first core if none stays above it
-    neck = np.zeros(head.shape, bool)
-    neck[:, :, : np.nonzero(head.any(axis=(0, 1)))[0][0] + int(_NECK_MM / zooms[2]) + 1] = True
-    if (core & neck).any():
-        for attempt in range(1, _RAISE_TRIES + 1):
-            try:
-                higher = _brain_core(coarse, head, seed, zooms, name, level * _RAISE ** attempt)
-            except DefaceError:     # raised past the brain
-                break
-            if not (higher[1] & neck).any():
-                cand, core = higher
-                break
-    brain = ndi.binary_fill_holes(_within(core, _ERODE_MM, zooms) & cand)
-    # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
-    # than CSF, at most _GROW_MM further
-    loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
-    steps = max(1, int(round(_GROW_MM / min(zooms))))
-    return brain, ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
-
-
-def _brain_core(coarse, head, seed, zooms, name, level) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate voxels (head brighter than ``level``) and the brain's core: the part of
-    them eroded by ``_ERODE_MM`` with most voxels in ``seed``."""
-    cand = head & (coarse > level)
-    core = _deeper(cand, _ERODE_MM, zooms)
-    labels, n = ndi.label(core)
-    score = np.bincount(labels[seed], minlength=n + 1)
-    score[0] = 0
-    if n == 0 or score.max() == 0:
-        raise DefaceError(f"{name}: found no brain (no tissue more than {_DEEP_MM:.0f} mm deep "
-                          "inside the head); is this a whole head?")
-    return cand, labels == score.argmax()
-
-
-def _check_t1_contrast(coarse, head, brain, zooms, name) -> None:
-    """Refuse images where the band around the brain (CSF, skull) is not darker than it."""
-    ring = head & _within(brain, 6.0, zooms) & ~brain
-    ratio = np.median(coarse[ring]) / np.median(coarse[brain])
-    if not ratio < 0.8:
-        raise DefaceError(
-            f"{name}: not a T1-weighted head: the CSF and skull around the brain estimate are "
-            f"not darker than the brain (median ratio {ratio:.2f}, expected below 0.8)")
-
-
-def _guarded(coarse, head, seed, brain, zooms) -> np.ndarray:
-    """The brain estimate completed for protection (step 2b of the module's description).
-
-    The estimate, the brain found again (:func:`_brain_mask`, ``_REFIT_PAD_MM`` around the
-    estimate) in ``coarse`` divided by :func:`_bias_field` unless that adds more than
-    ``_REFIT_MAX_ML`` (it leaked out of the skull), and the mirror image of both about the
-    middle of the head's left-right extent where it lies above the brow (:func:`_brow`) and
-    within ``_MIRROR_REACH_MM`` of them (a leak into one orbit is not copied to the other).
-    """
-    box = _bounding_box(brain, zooms, _REFIT_PAD_MM)
-    corrected = coarse[box] / _bias_field(coarse, brain, zooms, box)
-    guard = brain.copy()
-    try:
-        level = 0.5 * threshold_otsu(corrected[head[box]])
-        again = _brain_mask(corrected, head[box], seed[box], zooms, "", level)[1]
-    except (DefaceError, ValueError):     # nothing found again: the estimate alone
-        again = brain[box]
-    if (again & ~brain[box]).sum() * np.prod(zooms) / 1000 <= _REFIT_MAX_ML:
-        guard[box] |= again
-    xs = np.nonzero(head.any(axis=(1, 2)))[0]
-    source = xs[0] + xs[-1] - np.arange(head.shape[0])      # mirror of each sagittal slice
-    inside = (source >= 0) & (source < head.shape[0])
-    mirrored = np.zeros_like(guard)
-    mirrored[inside] = guard[source[inside]]
-    mirrored[:, :, : _brow(brain)] = False
-    return guard | (mirrored & head & _within(guard, _MIRROR_REACH_MM, zooms))
-
-
-def _bias_field(coarse, brain, zooms, box) -> np.ndarray:
-    """Smooth multiplicative bias over ``coarse[box]``, estimated from the brain estimate.
-
-    A quadratic in the three coordinates (mm from the brain's centroid, in units of
-    ``_BIAS_SCALE_MM``) is fitted to the log intensity of the brain's brighter ``_BIAS_KEEP``
-    (refitted three times to the voxels above the lower residuals: white matter, whatever the
-    shading); the field is normalised to 1 at the brain's median and limited to
-    ``exp(+-_BIAS_MAX)``.
-    """
-    idx = np.nonzero(brain)
-    centre = [i.mean() for i in idx]
-
-    def terms(coords):
-        u = [(c - m) * z / _BIAS_SCALE_MM for c, m, z in zip(coords, centre, zooms)]
-        return [u[0] ** 0, u[0], u[1], u[2], u[0] * u[0], u[1] * u[1], u[2] * u[2],
-                u[0] * u[1], u[0] * u[2], u[1] * u[2]]
-
-    design = np.stack(terms(idx), axis=-1)
-    value = np.log(np.maximum(coarse[idx], 1e-6 * coarse.max()))
-    keep = np.ones(value.shape, bool)
-    for _ in range(3):
-        coef = np.linalg.lstsq(design[keep], value[keep], rcond=None)[0]
-        residual = value - design @ coef
-        keep = residual > np.quantile(residual, 1 - _BIAS_KEEP)
-    offset = np.median(design @ coef)
-    grid = np.ogrid[tuple(box)]
-    log_bias = sum(c * t for c, t in zip(coef, terms(grid))) - offset
-    return np.exp(np.clip(log_bias, -_BIAS_MAX, _BIAS_MAX))
-
-
 def _airway(coarse, head, level, zooms) -> np.ndarray:
     """Posterior wall of the pharyngeal airway (mm along axis 1) at each axis-2 level of
     ``coarse``; NaN where it was not found.
@@ -580,14 +387,6 @@ def _airway(coarse, head, level, zooms) -> np.ndarray:
         # reaches into the nasal cavity, the cavity's roof slopes forward into the face
         wall[levels] = np.minimum(back, np.minimum.accumulate(back) + _AIRWAY_SLACK_MM)
     return wall
-
-
-def _brow(brain: np.ndarray) -> int:
-    """Axis-2 index of the lowest point of the front 15% of the brain (at or below the brow of
-    :func:`_face_region`, which ignores thin spurs)."""
-    ys, zs = np.nonzero(brain.any(axis=0))
-    front, back = ys.max(), ys.min()
-    return int(zs[ys > front - 0.15 * (front - back)].min())
 
 
 # ---- the face region --------------------------------------------------------------------------
@@ -690,7 +489,7 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     lowest = np.nonzero(zone.any(axis=0))[0][0]
     zone[:, :lowest] = zone[:, lowest, None]
     layer_zone = zone[None] & ~finding.protected
-    box = _bounding_box(layer_zone & finding.head, zooms, BLUR_LAYER_MM + _SMEAR_MM)
+    box = bounding_box(layer_zone & finding.head, zooms, BLUR_LAYER_MM + _SMEAR_MM)
     if box is None:
         return
     sub = data[box]                      # a view: writing it writes ``data``
@@ -738,16 +537,6 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
 
 def _closed_head(head: np.ndarray) -> np.ndarray:
     """A ~2 mm head mask with nostrils and mouth closed (closing by ``_CLOSE_MM``, filled)."""
-    return head | _fill(_closing(head, int(round(_CLOSE_MM / _BLOCK_MM))))
+    return head | fill_holes(closing(head, int(round(_CLOSE_MM / _BLOCK_MM))))
 
 
-def _bounding_box(mask: np.ndarray, zooms, pad_mm: float):
-    """Slices of the bounding box of ``mask`` grown by ``pad_mm`` (None if ``mask`` is empty)."""
-    if not mask.any():
-        return None
-    box = []
-    for axis, z in enumerate(zooms):
-        hit = np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))[0]
-        pad = int(np.ceil(pad_mm / z))
-        box.append(slice(max(hit[0] - pad, 0), min(hit[-1] + pad + 1, mask.shape[axis])))
-    return tuple(box)

@@ -1,5 +1,6 @@
 """The synthetic IXI-like cohort: determinism, IXI storage, orientation, anatomy, identity, resume."""
 
+import hashlib
 import json
 import re
 
@@ -27,7 +28,7 @@ def test_sample_subject_is_deterministic_with_independent_face_params():
     assert a == b and a != c
     face = a.face_params()
     assert len(face) >= 8 and set(face) == set(S.FACE_FIELDS)
-    for name, (_, _, lo, hi) in {**S._FACE_SPEC, **S._HEAD_SPEC}.items():
+    for name, (_, _, lo, hi) in {**S.FACE_SPEC, **S.HEAD_SPEC}.items():
         assert lo <= getattr(a, name) <= hi, name
     # each face parameter varies across subjects on its own
     draws = np.array([list(S.sample_subject(i, "Guys").face_params().values()) for i in range(60)])
@@ -253,3 +254,254 @@ def test_rescan_is_reidentified_by_its_facial_profile(synth_small_cohort):
     assert (own < 2.5).all(), d                      # mm, at 1.9-2.4 mm voxels
     assert (own < 0.5 * others.min(axis=1)).all(), d
     assert np.argmin(d, axis=1).tolist() == list(range(len(paths)))
+
+
+# ---- the same cohort as before the split into a package -----------------------------------
+# sha256 of each file's stored voxel array (as on disk, after nibabel's scaling: none here)
+# followed by its affine (float64), and of each JSON file's bytes. These values were measured
+# on the single-module refacing_lib/synthetic.py (commit cd1552d), before it was split into the
+# refacing_lib.synthetic package: the package must write byte-identical cohorts.
+
+SMALL_COHORT_SHA256 = {
+    "IXI002-Guys-0630-T1.nii.gz":
+        "150ce8224fe516b36fffc6e4ed50b99e9d800a65ebe041cb7480fc97b88fb399",
+    "IXI003-HH-0194-T1.nii.gz":
+        "caf94a34d8142643255b1857f8e65c74a651e9c3d5276866da2ced50260a6a38",
+    "IXI007-IOP-0409-T1.nii.gz":
+        "846ce2ceb375444c403cf5e9bd106356873688769768e6211080861e0b5d8f6f",
+    "IXI008-Guys-0309-T1.nii.gz":
+        "80862b3929833b1ef12f8100e86870111b9a6db0e5af8435c996cbe34c9b1fcd",
+    "rescans/IXI002-Guys-0630-T1.nii.gz":
+        "d63883487a159292ef6ddd02bf36c89d286c5be9400af64a3db50b6454602318",
+    "rescans/IXI003-HH-0194-T1.nii.gz":
+        "f4f00bc424767ef2c68bd62c9f9623f33c538f1cac8c86e294cee0d56018899f",
+    "rescans/IXI007-IOP-0409-T1.nii.gz":
+        "ffe1b69b8375c2d27d779f642ee57fd0b343c8a1f5bc3b1f94d9737807f5cda6",
+    "rescans/IXI008-Guys-0309-T1.nii.gz":
+        "414e3b0e7a550cfedada3a37d8f11e22320192ffb9ce09d2d1d38b79d69beee3",
+    "rescans/truth/IXI002-Guys-0630-T1.json":
+        "b329e224ed992c446678ec8746a4d7f4ef5251ffedab4ab6ed8e6f782ffe5471",
+    "rescans/truth/IXI002-Guys-0630-T1_brain.nii.gz":
+        "0025d9fd4e0dc19fa92ad1035fd30553f5b441042b9d8b2276f968265afbb8a1",
+    "rescans/truth/IXI002-Guys-0630-T1_face.nii.gz":
+        "4d350749b7ef537956bbaa1effc35d5663bbb19fe9a841654506bd448ce9faee",
+    "rescans/truth/IXI002-Guys-0630-T1_head.nii.gz":
+        "db2336ce64cf25b4bd23b6b552119858cb439746d0acdc42364330c11b6233f2",
+    "rescans/truth/IXI003-HH-0194-T1.json":
+        "19f428f7da1df9a9042a81d948d4521711724efe20aacfc26e82c147a48dafeb",
+    "rescans/truth/IXI003-HH-0194-T1_brain.nii.gz":
+        "9fde63430ae0bfc4d658b6f610b8afb0610d141e008c6aef39fa4be3dfaf116c",
+    "rescans/truth/IXI003-HH-0194-T1_face.nii.gz":
+        "274aa7fcf7e666b5e55f19ec02de486e60c9d1ab74c874d9bf4fecd99b410b63",
+    "rescans/truth/IXI003-HH-0194-T1_head.nii.gz":
+        "9be01db24ef7dc75ea0dfed07688e925cd38b19c9eb55d8ce5c169b9fc3b20d2",
+    "rescans/truth/IXI007-IOP-0409-T1.json":
+        "310648d63e891c3ea4e7334e0e64a33a0c46ba6f8512b0ac5806c0be5068f530",
+    "rescans/truth/IXI007-IOP-0409-T1_brain.nii.gz":
+        "3df768b7eeb6f0bddd275fc121b98c987925e4b9772e625bbcd2a84011c31eb6",
+    "rescans/truth/IXI007-IOP-0409-T1_face.nii.gz":
+        "cec00a0928f5808a563c8e14cbd591208e12fbc7d77f942041f9e215172d0e28",
+    "rescans/truth/IXI007-IOP-0409-T1_head.nii.gz":
+        "b92406cf19882dcec66d3dc95f69080b894a00a647429b1ad35805ad098adcf3",
+    "rescans/truth/IXI008-Guys-0309-T1.json":
+        "d65644fce423d3cea9aa1dd0ee4590c4e3fe8ae2b17c9f1f92c5ab69b0aa6381",
+    "rescans/truth/IXI008-Guys-0309-T1_brain.nii.gz":
+        "c0fc7fb349975fb8f13e15ad840cf11b0a85c8bcda319a86d42e263df28e05be",
+    "rescans/truth/IXI008-Guys-0309-T1_face.nii.gz":
+        "da4c3cef58c1e078078f2383f4c44b28c9d5c5dec2d554f97934c31874a1b9d5",
+    "rescans/truth/IXI008-Guys-0309-T1_head.nii.gz":
+        "2b0f763dcc4f34c9d4b4fa57934ea9bceeaaaa25a1c4feff72bd386af88c1eac",
+    "truth/IXI002-Guys-0630-T1.json":
+        "a6a2c49ed97093892f942a7a2fd365b50a994ee1636157fc7d8df9580395b544",
+    "truth/IXI002-Guys-0630-T1_brain.nii.gz":
+        "f15d02bac7c4dca7176344896897499a685e12c6debe895ea3561c7fc4b131f0",
+    "truth/IXI002-Guys-0630-T1_face.nii.gz":
+        "f850518fd71654c0937ebc5a9963918a6bb9e0620fc9b9f16046b55b7d10add6",
+    "truth/IXI002-Guys-0630-T1_head.nii.gz":
+        "420ce5c1369053c96d592eb11496b6dfe846ca0c3eda5b00dd85f32a82fb7e43",
+    "truth/IXI003-HH-0194-T1.json":
+        "47fe3b3a6cb508351c490973de35bcf511de3320668661e9e7eebbca13b1fad6",
+    "truth/IXI003-HH-0194-T1_brain.nii.gz":
+        "303f15e7b2da36ce3bf1d13e06bc9dfe903723b9c36452d9f404067e1a009d6d",
+    "truth/IXI003-HH-0194-T1_face.nii.gz":
+        "700d115dfa787893a5626f8b189cb83144d8cffb9776649391f52785d371ac32",
+    "truth/IXI003-HH-0194-T1_head.nii.gz":
+        "a997ec67e16d3f85332660cdf091bd3b7295acc9243f93ed41db5945593cf643",
+    "truth/IXI007-IOP-0409-T1.json":
+        "073fac7b53d21811844f4a37db1bf598b6e329f5246031235f14b569ac32be08",
+    "truth/IXI007-IOP-0409-T1_brain.nii.gz":
+        "c7bf57762b1362a366e0d943787169a95115baa8779067ce940f9fb13218fb25",
+    "truth/IXI007-IOP-0409-T1_face.nii.gz":
+        "eb4b443801c5b0a5dca0b7369669524559d74fa336d923d3674a89290d665333",
+    "truth/IXI007-IOP-0409-T1_head.nii.gz":
+        "e203f5b54becc9db60b749c120c0ef5fbb895f98387bcb2f0b3e61f03ffd255b",
+    "truth/IXI008-Guys-0309-T1.json":
+        "906e01899c12c6af1ede626b4b1dd17e45af845af444dc8d912fd8d3fb2d18f5",
+    "truth/IXI008-Guys-0309-T1_brain.nii.gz":
+        "295a2b0132b50176bad21ee44fb096b1d792f821805584df6bd5dcc6d3266000",
+    "truth/IXI008-Guys-0309-T1_face.nii.gz":
+        "a909049e5c538eab2e7fcddf0a215730dd32521c01f7db6d5ed465b15c6eac17",
+    "truth/IXI008-Guys-0309-T1_head.nii.gz":
+        "180208b04fe0dc41716e1d86587bc00054cfda46e471f94e496d126938ca3770",
+}
+IXI_COHORT_SHA256 = {
+    "IXI002-Guys-0630-T1.nii.gz":
+        "b77f0db76119f0616f9fbbfc54a77b3010e33fcc205a996f63e8acadb0c9fe9a",
+    "IXI003-HH-0194-T1.nii.gz":
+        "690befdc611c96b9a94c9b6bdef1dc6e6d0a5614436ba872cc5901b85e7db819",
+    "IXI007-IOP-0409-T1.nii.gz":
+        "fc6a2ba4b43aa779904cf32441795cb8c0ca1d4c453b8c37bb6fa7418d41bace",
+    "truth/IXI002-Guys-0630-T1.json":
+        "43e3410af6bd29bc13a9e3d1be51787e238720d83120727dcef96fd95b896162",
+    "truth/IXI002-Guys-0630-T1_brain.nii.gz":
+        "cf8e980e61c978a4f67ba1f7da6c070d8a0fc6a2a2cb85caa8cfb34f01d84419",
+    "truth/IXI002-Guys-0630-T1_face.nii.gz":
+        "a198185e13254e5e5c9c48c1cadeea74c5be5c9dc22fb19e0986e9f75af3f9f6",
+    "truth/IXI002-Guys-0630-T1_head.nii.gz":
+        "f85599158a6960aba8e4601bfc774cafd441f6938186461d864bc60c63e7037b",
+    "truth/IXI003-HH-0194-T1.json":
+        "88a59648915e4642b240aa4fee6d6f178736c3919a4b0a78b43f5a8390d99c30",
+    "truth/IXI003-HH-0194-T1_brain.nii.gz":
+        "f5453f03e6375dd0d97e0c6ae01b3c6cc4850a93d61d1bbdf52d7b43b3bf9bda",
+    "truth/IXI003-HH-0194-T1_face.nii.gz":
+        "2736db43ce1a8cbfd30bd415360d37744eccbc1e2b42303626b053c968956cf9",
+    "truth/IXI003-HH-0194-T1_head.nii.gz":
+        "fef474c78ad331f4a89d2688553d0e2c301ebf0d90d989cafc57c41ac0012064",
+    "truth/IXI007-IOP-0409-T1.json":
+        "7f2740c911d2d1ed6973ff8c559f9654e5f8a766b69fdeb1d0c1b4b75b8ea8da",
+    "truth/IXI007-IOP-0409-T1_brain.nii.gz":
+        "24fcebc644720c02e297b029ac2ade4cfcc78fbaa137a9b751b752d622318181",
+    "truth/IXI007-IOP-0409-T1_face.nii.gz":
+        "fe458163f8aa6bc5265a617fc5fdea5f2bb6b472e71d7a3856be97c0865f7024",
+    "truth/IXI007-IOP-0409-T1_head.nii.gz":
+        "b17edfe1e8bb9fc38fac74425d4b629963db4ac5556d0ec8005ed70fdecb3806",
+}
+ONLY_JOBS_SHA256 = {
+    "IXI003-HH-0193-T1.nii.gz":
+        "24abd42634f3b1f4e42f5bd55ea201d9dd90597e3fc8092f5f94b0307845b8ef",
+    "IXI004-IOP-0648-T1.nii.gz":
+        "d766ecd7e84d7ffb3b56fc212ff4eb2e7fc4c1ff0339dac503075cee18c5299d",
+    "IXI006-HH-0992-T1.nii.gz":
+        "070462cf6b8674a6d4816ee660249c71a96305e899554bc19814001a06ac6fd9",
+    "truth/IXI003-HH-0193-T1.json":
+        "3fa825c9bfe5e9488af187467392a14a86b3907f81dd4408521abaffa0b44369",
+    "truth/IXI003-HH-0193-T1_brain.nii.gz":
+        "6c0a4af569b1b590dc93372656748f7c886628adbb4ce51184aabdc9f8b14f4c",
+    "truth/IXI003-HH-0193-T1_face.nii.gz":
+        "e3d4b35c6f62f7bd5b70bdbed4ee60e0f24935618816e1d3f520bac8877918cb",
+    "truth/IXI003-HH-0193-T1_head.nii.gz":
+        "c0ac09f8e99f7a9a3bed24a1d624041bcf8bf809dd01fdd382bd8f11949b6f5c",
+    "truth/IXI004-IOP-0648-T1.json":
+        "27be94568637f2d4915b7541cfb03ba88662d4bc9664b9aa94ed1f52fe811097",
+    "truth/IXI004-IOP-0648-T1_brain.nii.gz":
+        "5a971da1e6733574051fff728bf457c8a595c8e598133e85b2f2ed2c1d4780b7",
+    "truth/IXI004-IOP-0648-T1_face.nii.gz":
+        "b981fae6514c2f366207f7926304d1c482cb39a458d4fa18d2e55415e8ad4085",
+    "truth/IXI004-IOP-0648-T1_head.nii.gz":
+        "f9b1cba1cc29b011dbe4cd248e430acaf0e9fde259ac6ed0175bc6ca023db4c4",
+    "truth/IXI006-HH-0992-T1.json":
+        "e668a752d1925d0c6b2271ca6a69ffc25cb39d4305cf75379cbb63dae4f57a84",
+    "truth/IXI006-HH-0992-T1_brain.nii.gz":
+        "e31b915954f068a4c392357d1b4423740863d6118aafdfa1d46a27a6d89d3da7",
+    "truth/IXI006-HH-0992-T1_face.nii.gz":
+        "95ea95577f487857c481a39f4eabd54d33892b04a4bea1e90c5323bcb7f3a5cf",
+    "truth/IXI006-HH-0992-T1_head.nii.gz":
+        "245dd42b796947bd6030a8d0ab8da482e53bb38b23554ebaea10610f0fd283d0",
+}
+ARRAYS_SHA256 = {
+    "image":
+        "284625c6bf5dded6a62fa1629104167ec58f5a77b9bdff998f95af7f2251a8e6",
+    "brain":
+        "dd6a437e7ec264a292af78c39f290eff94dff75c3b254dac162de148453cd57e",
+    "face":
+        "82af92e22cda4d789eb5897756115f9b45b3ba244284481c475f60185020f4b4",
+    "head":
+        "5722a467a08e86f2955729169633b87efc8fb4324322a823995e9c9d5b9844b0",
+    "affine":
+        "260583519d992b5f14a1b66597afa4a6b8efbfc48c1654d65b4b19073cf5e66c",
+    "labels":
+        "4c27bdb0c8685bb3bf0fa9f40919420e1c636cf4df312db730cfdec118faf9b0",
+    "h2s":
+        "6775628dd8b872eac6fa00f6e0fb76e2dbaf7ce7e73624706b6856d75e9227e6",
+}
+
+
+def _sha256(path):
+    if path.name.endswith(".json"):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    img = nib.load(path)
+    digest = hashlib.sha256(np.ascontiguousarray(np.asanyarray(img.dataobj)).tobytes())
+    digest.update(np.asarray(img.affine, np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def _changed_files(folder, expected):
+    return sorted(name for name, sha in expected.items() if _sha256(folder / name) != sha)
+
+
+def test_small_cohort_is_byte_identical_to_the_single_module(synth_small_cohort):
+    """4 subjects of seed 0 with rescans at SMALL shape: images, masks and JSON files."""
+    folder, _ = synth_small_cohort
+    assert len(SMALL_COHORT_SHA256) == 40
+    assert _changed_files(folder, SMALL_COHORT_SHA256) == []
+
+
+def test_full_size_cohort_is_byte_identical_to_the_single_module(synth_ixi_cohort):
+    """3 full-size subjects (Guys, HH, IOP) of seed 0."""
+    folder, _ = synth_ixi_cohort
+    assert len(IXI_COHORT_SHA256) == 15
+    assert _changed_files(folder, IXI_COHORT_SHA256) == []
+
+
+def test_some_subjects_written_by_two_processes_are_byte_identical(tmp_path):
+    """The course's path: ``only`` three of the first 6 subjects of seed 3, ``jobs=2``."""
+    names = [e["name"] for e in S.cohort_entries(6, seed=3)]
+    S.make_cohort(tmp_path, subjects=6, seed=3, progress=False, shape=(24, 40, 40),
+                  only=[names[4], names[1], names[2]], jobs=2)
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(ONLY_JOBS_SHA256)
+    assert _changed_files(tmp_path, ONLY_JOBS_SHA256) == []
+
+
+def test_synthesize_and_label_map_arrays_are_unchanged():
+    def sha(a):
+        return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+    p = S.sample_subject(1, "IOP")
+    pose = S.Pose(4.0, (1.0, -2.0, 0.5))
+    img, truth, aff = S.synthesize(p, 123, pose, shape=SMALL)
+    labels, _ = S.label_map(p, pose, shape=SMALL)
+    got = {"image": sha(img), **{k: sha(v) for k, v in truth.items()}, "affine": sha(aff),
+           "labels": sha(labels), "h2s": sha(S.head_to_scanner(p, pose, SMALL))}
+    assert got == ARRAYS_SHA256
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+def test_label_numbering():
+    """Face and brain tissues are contiguous label ranges (the ground truth masks are ranges),
+    and LABELS names the painters' constants."""
+    from refacing_lib.synthetic import tissues as T
+
+    brain = (T.GM, T.WM, T.DEEP_GM, T.PALLIDUM, T.BRAINSTEM, T.CB_GM, T.CB_WM, T.VENT, T.SEPTUM)
+    face = (T.SKIN, T.FAT, T.MUSCLE, T.VITREOUS, T.LENS, T.SCLERA, T.NERVE, T.CARTILAGE,
+            T.MUCOSA, T.TONGUE, T.GLAND)
+    assert sorted(brain) == list(range(T.BRAIN_RANGE[0], T.BRAIN_RANGE[1] + 1))
+    assert sorted(face) == list(range(T.FACE_RANGE[0], T.FACE_RANGE[1] + 1))
+    assert len(S.LABELS) == T.N_LABELS == len(T.BASE_T1) == len(T.T1_RELATIVE)
+    assert (S.LABELS["septum_pellucidum"], S.LABELS["fat"], S.LABELS["wm"]) == (
+        T.SEPTUM, T.FAT, T.WM)
+    # painters add 0/1 to these: skin -> fat -> muscle, white -> grey matter
+    assert (T.FAT, T.MUSCLE) == (T.SKIN + 1, T.SKIN + 2) and T.GM == T.WM - 1
+
+
+def test_smoothed_polyline_rounds_corners_without_overshoot():
+    from refacing_lib.synthetic.face import smoothed_polyline
+
+    grid = np.arange(0.0, 20.0, 0.25)
+    curve = smoothed_polyline([15.0, 5.0, 10.0], [0.0, 0.0, 4.0], grid=grid, sigma=1.0)
+    assert curve.shape == grid.shape
+    assert curve.min() >= 0.0 and curve.max() <= 4.0           # no overshoot
+    assert 3.0 < curve[grid == 10.0][0] < 3.9                   # the peak is rounded
+    assert curve[grid == 7.5][0] == pytest.approx(2.0, abs=0.01)  # straight parts kept
+    assert curve[0] == 0.0 and curve[-1] == 0.0                 # constant beyond the ends
