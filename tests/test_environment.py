@@ -1,5 +1,6 @@
 """The repository's set-up files agree with each other, and the notebooks are well formed."""
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -70,6 +71,25 @@ def test_binder_uses_the_same_environment():
     assert binder.resolve() == (ROOT / "environment.yml").resolve()
     assert "--no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
     assert re.search(r"OMP_NUM_THREADS=1", (ROOT / "binder" / "start").read_text())
+
+
+def test_jupyter_setup_is_the_course_folder_only():
+    """Jupytext pairs notebooks/ only; make lab and Binder put jupyter/ on Jupyter's paths;
+    the README's Binder badge opens notebook 01."""
+    assert not (ROOT / "jupytext.toml").exists()        # would pair build/*.ipynb too
+    assert "py:percent" in (ROOT / "notebooks" / "jupytext.toml").read_text()
+    extension = ROOT / "jupyter" / "labextensions" / "refacing-course"
+    build = json.loads((extension / "package.json").read_text())["jupyterlab"]["_build"]
+    assert (extension / build["load"]).is_file()
+    server = json.loads((ROOT / "jupyter" / "jupyter_server_config.json").read_text())
+    assert server["KernelManager"]["transport_encryption"] == "auto"
+    assert "JUPYTER_PATH=$(CURDIR)/jupyter" in (ROOT / "Makefile").read_text()
+    start = (ROOT / "binder" / "start").read_text()
+    assert "export JUPYTER_PATH=" in start and "export JUPYTER_CONFIG_PATH=" in start
+    badge = re.search(r"mybinder\.org/v2/gh/[^)]*urlpath=lab/tree/([^)&\s]+)",
+                      (ROOT / "README.md").read_text())
+    assert badge and badge.group(1) == "notebooks/01_ixi_exploration.ipynb"
+    assert (ROOT / badge.group(1)).is_file()
 
 
 def test_ci_runs_the_readme_test_command():
