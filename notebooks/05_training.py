@@ -51,6 +51,7 @@ supervised_loss = "mse"  # that distance: "mse" (a course option) or "mae" (Pix2
 checkpoint_every = 1  # epochs between checkpoints
 seed = 0  # seeds the weights, the data order and the image pools
 restart = False  # True: delete this training's run folder and start again
+run_name = ""  # empty: the course's run, data/runs/{source}-{experiment}-{method}; a name: data/runs/NAME
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -65,7 +66,7 @@ from refacing_lib.datasets import open_dataset
 from refacing_lib.evaluation import CHANGE_TOLERANCE
 from refacing_lib.metrics import similarity, site_means
 from refacing_lib.pretrained import score_pretrained
-from refacing_lib.profiles import dataset_dir, run_dir
+from refacing_lib.profiles import data_root, dataset_dir, run_dir
 from refacing_lib.reface import reface_dataset
 from refacing_lib.slices import shrink
 from refacing_lib.training import TrainConfig, latest_checkpoint, learning_rate_at, train
@@ -175,15 +176,17 @@ plotting.save_figure(fig, figure_dir, "learning_rate");
 # checkpoint first, and running the cell again resumes from it, with the same weights,
 # optimizer state, image pools, data order and learning rate as if it had never stopped. A
 # finished training is not repeated: the cell then only loads it. A checkpoint only fits the
-# settings it was trained with: after changing one of the parameters at the top, set
-# `restart = True` (the old run is deleted) or the cell stops with an error that names the
-# setting.
+# settings it was trained with: after changing one of the parameters at the top, give the
+# training a folder of its own with `run_name` (the course's run, which notebook 06
+# evaluates, stays as it is), or set `restart = True` (the old run is deleted); otherwise the
+# cell stops with an error that names the setting.
 #
 # From a terminal, the same training is
 # `.venv/bin/refacing train --profile quick --experiment all --method remove`.
 
 # %%
-run = run_dir(data_source, experiment, method)
+run = data_root() / "runs" / run_name if run_name else run_dir(data_source, experiment, method)
+print(f"run folder: {run}")
 if restart and run.exists():
     shutil.rmtree(run)
 monitor = LossMonitor(every=50)
@@ -361,12 +364,12 @@ print("latest:", latest_checkpoint(run).name)
 # 1. Train with `method = "blur"` (notebook 03 built its dataset). Which of the two
 #    anonymizations does the generator undo better, judging from the side-by-side figure and
 #    the mean absolute differences?
-# 2. Train the paper's setting: `input_skip = False`, `supervised_weight = 0`, and
-#    `restart = True`, which deletes this run's folder and trains it again (notebook 06 then
-#    evaluates the run with the settings it was trained with). Compare the last sample grid
-#    with the table of "Two departures from the paper". Set the three back and run again to
-#    return to the course's run.
-# 3. Keep `input_skip` but set `supervised_loss = "mae"` (with `restart = True`). Which loss
+# 2. Train the paper's setting in a run folder of its own: `input_skip = False`,
+#    `supervised_weight = 0` and `run_name = "paper-setting"` (the course's run, which
+#    notebook 06 evaluates, is left alone). Compare the last sample grid with the table of
+#    "Two departures from the paper". Set the three back (`run_name = ""`) to return to the
+#    course's run: it is loaded, not trained again.
+# 3. Keep `input_skip` but set `supervised_loss = "mae"` and `run_name = "mae"`. Which loss
 #    curve tells you, after a minute, that this run learns less?
 # 4. Interrupt the training cell after a few seconds, then run it again. Check in
 #    `history.csv` that no step is missing or repeated.

@@ -373,7 +373,9 @@ pd.DataFrame(side_by_side, index=measures).T.round(3)
 #    the attack compare, and what does each anonymization leave in them?
 # 2. Make the attack harder for yourself: restrict the probe rows to the lower face (below the
 #    nose) with `refacing_lib.reidentify.profile_distances`. Which version loses most?
-# 3. Train longer (notebook 05, `epochs = 6`, `restart = True`) and run this notebook again.
-#    Which measure moves first: correlation, SSIM, or the top-1 rate?
+# 3. Train longer (notebook 05, `epochs = 6`, `restart = True`) and run this notebook again
+#    (it evaluates each run with the settings it was trained with, so it takes the longer run
+#    as it is). Which measure moves first: correlation, SSIM, or the top-1 rate? (To return
+#    to the course's run: `epochs = 3`, `restart = True` in notebook 05.)
 # 4. Find the test slice where refacing raised the correlation most over the anonymized slice
 #    (`ev.scores`), and look at it. Does it look more like the original?
