@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.py"))
 
 
 def _pins():
@@ -98,7 +99,7 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("script", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
 def test_notebook_pair_is_in_sync_and_clean(script):
     ipynb = script.with_suffix(".ipynb")
     assert ipynb.is_file(), f"{script.name} has no paired {ipynb.name}: jupytext --sync {script}"

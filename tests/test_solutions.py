@@ -7,6 +7,8 @@ writes goes to folders of its own (``<data root>/runs/solutions/``, temporary fo
 course notebooks run afterwards as before.
 """
 
+import re
+
 import nbformat
 import pytest
 
@@ -22,8 +24,8 @@ def test_every_course_notebook_has_its_solutions():
     for stem in course:
         text = (NOTEBOOKS_DIR / f"{stem}.py").read_text()
         exercises = text.split("## Exercises", 1)[1]
-        numbered = [line for line in exercises.splitlines() if line[2:5].rstrip(".").isdigit()
-                    and line.startswith("# ") and ". " in line[:7]]
+        numbered = re.findall(r"^# (\d+)\. ", exercises, flags=re.MULTILINE)
+        assert numbered == [str(n) for n in range(1, len(numbered) + 1)] and len(numbered) >= 4
         solution = (SOLUTIONS_DIR / f"{stem}_solutions.py").read_text()
         for n in range(1, len(numbered) + 1):
             assert f"## Exercise {n}" in solution, f"{stem}: exercise {n} has no solution"
