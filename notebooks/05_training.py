@@ -374,4 +374,20 @@ print("latest:", latest_checkpoint(run).name)
 # 4. Interrupt the training cell after a few seconds, then run it again. Check in
 #    `history.csv` that no step is missing or repeated.
 #
+# Worked solutions: `solutions/05_training_solutions.py` (try first; its trainings are tiny and
+# go to run folders of their own).
+#
+# ## Further reading
+#
+# * J.-Y. Zhu et al., "Unpaired image-to-image translation using cycle-consistent adversarial
+#   networks", ICCV 2017, section 4 and appendix 7.1: the training recipe (Adam 2e-4, beta_1
+#   0.5, linear decay, the pool of 50 fakes).
+# * A. Shrivastava et al., "Learning from simulated and unsupervised images through
+#   adversarial training", CVPR 2017: the history pool of generated images.
+# * D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
+# * P. Isola et al., "Image-to-image translation with conditional adversarial networks"
+#   (Pix2Pix), CVPR 2017: the paired L1 term that `supervised_weight` adds.
+# * The keras.io example "CycleGAN" (A. K. Nain): a short training plus pretrained weights, the
+#   pattern notebook 05 follows.
+#
 # Next: `06_evaluation`, the paper's measures and a re-identification attack.

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -318,4 +319,43 @@ def test_dataset_browser_slider_and_split(page, lab, slice_dataset):
     _wait_for_new_image(widget, moved, "choosing the train split")
     assert _slider_value(widget) == 0
     _screenshot(page, "dataset_browser_3_train", widget)
+    assert not page.evaluate(_ERRORS)
+
+
+def _picture(source: str):
+    """The pixels (h, w, channels) of an <img> data URI (PNG)."""
+    import base64
+    import io
+
+    import matplotlib.image as mpimg
+
+    assert source.startswith("data:image/png;base64,"), source[:40]
+    return mpimg.imread(io.BytesIO(base64.b64decode(source.split(",", 1)[1])), format="png")
+
+
+def test_head_viewer_renders_and_turns(page, lab, small_head):
+    head, face = small_head
+    _notebook(lab.root / "head_viewer.ipynb",
+              "from refacing_lib.io import load_volume\n"
+              "from refacing_lib.widgets import HeadViewer\n"
+              f"vol = load_volume({str(head)!r})\n"
+              f"face = load_volume({str(face)!r}).data > 0",
+              "HeadViewer({'original': vol.data, 'face removed': vol.data * ~face}, vol.zooms)")
+    _open(page, "head_viewer.ipynb")
+    _run_all(page)
+    widget = page.locator(".jp-NotebookPanel:visible .widget-vbox").first
+    widget.locator("img").first.wait_for()
+    first = _image_source(widget)
+    pixels = _picture(first)[..., :3].mean(axis=-1)
+    skin = (pixels < 0.97) & (pixels > 0.05)          # shaded skin: neither background nor ink
+    assert skin.mean() > 0.05, "the 3-D view is blank"
+    assert pixels.std() > 0.05
+    _screenshot(page, "head_viewer_1_start", widget)
+
+    _drag_slider(page, widget, 40)                   # turn
+    turned = _wait_for_new_image(widget, first, "turning the heads")
+    assert int(widget.locator(".widget-readout").first.inner_text()) > 60
+    _screenshot(page, "head_viewer_2_turned", widget)
+    changed = np.abs(_picture(turned)[..., :3].mean(axis=-1) - pixels)
+    assert (changed > 0.1).mean() > 0.01               # the surfaces moved, not only the title
     assert not page.evaluate(_ERRORS)

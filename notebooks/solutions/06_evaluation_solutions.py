@@ -64,7 +64,8 @@ evaluations, generators, gallery = {}, {}, None
 for experiment, method in experiment_list({"experiments": experiments}):
     ds = open_dataset(dataset_dir(data_source, experiment, method))
     run = run_dir(data_source, experiment, method)
-    train(ds, run, run_config(run) or course, progress=False, log=lambda line: None)
+    if run_config(run) is None:                          # not trained yet: as notebook 06 would
+        train(ds, run, course, progress=False, log=lambda line: None)
     generators[method] = load_generator(run)
     size = generators[method].input_shape[1]
     if gallery is None or gallery[1].shape[-1] != size:   # the same subjects for both runs
