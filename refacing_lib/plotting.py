@@ -385,7 +385,7 @@ def plot_skin_surface(ax, data: np.ndarray, zooms, level: float, step: int = 2,
     ax.add_collection3d(Poly3DCollection(
         triangles, facecolors=np.asarray(color)[None] * shade[:, None], linewidths=0))
     ax.set(xlim=(0, span[0]), ylim=(0, span[1]), zlim=(0, span[2]))
-    ax.set_box_aspect(span)
+    ax.set_box_aspect(tuple(span))              # a copy: matplotlib rescales an array in place
     ax.view_init(elev=elevation, azim=azimuth)
     ax.set_axis_off()
 

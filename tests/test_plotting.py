@@ -167,6 +167,9 @@ def test_head_viewer_turns_every_head_together():
     viewer.azimuth.value = -30
     viewer.elevation.value = 25
     assert all(ax.azim == -30 and ax.elev == 25 for ax in viewer.figure.axes)
+    span = np.array(original.shape) * original.zooms       # every redraw keeps the mm extent
+    assert all(np.allclose(ax.get_xlim3d(), (0, span[0])) for ax in viewer.figure.axes)
+    assert np.allclose(viewer.meshes["original"][2], span)
     with pytest.raises(ValueError, match="one shape"):
         HeadViewer({"a": original.data, "b": original.data[:-1]}, zooms=original.zooms)
 
