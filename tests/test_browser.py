@@ -359,3 +359,46 @@ def test_head_viewer_renders_and_turns(page, lab, small_head):
     changed = np.abs(_picture(turned)[..., :3].mean(axis=-1) - pixels)
     assert (changed > 0.1).mean() > 0.01               # the surfaces moved, not only the title
     assert not page.evaluate(_ERRORS)
+
+
+def test_loss_monitor_redraws_in_place(page, lab):
+    _notebook(lab.root / "loss_monitor.ipynb",
+              "import numpy as np\n"
+              "from refacing_lib.widgets import LossMonitor\n"
+              "rng = np.random.default_rng(0)\n"
+              "def losses(step):\n"
+              "    return {name: float(v) for name, v in zip(\n"
+              "        ('g_AB', 'g_BA', 'cycle', 'd_A', 'd_B', 'supervised'),\n"
+              "        np.exp(-step / 40) * (1 + 0.1 * rng.random(6)) * [1, 1, 0.5, 0.25, 0.25, 0.1])}\n"
+              "monitor = LossMonitor(every=10)",
+              "for step in range(1, 21):\n    monitor(step, losses(step))",
+              "for step in range(21, 121):\n    monitor(step, losses(step))")
+    _open(page, "loss_monitor.ipynb")
+    page.wait_for_function("""() => {
+        const s = window.jupyterapp.shell.currentWidget.sessionContext;
+        return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }""")
+    page.evaluate("""() => {                     // run all cells but the last, as a student would
+        const panel = window.jupyterapp.shell.currentWidget;
+        panel.content.activeCellIndex = panel.content.widgets.length - 1;
+        return window.jupyterapp.commands.execute('notebook:run-all-above'); }""")
+    page.wait_for_function("""() => {
+        const prompts = [...window.jupyterapp.shell.currentWidget.node
+                         .querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+        return /\\[2\\]/.test(prompts[1].textContent); }""", polling=500)
+    assert not page.evaluate(_ERRORS)
+    plot = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").nth(0).locator("img").first
+    plot.wait_for()
+    after_20 = plot.get_attribute("src")
+    assert _picture(after_20)[..., :3].std() > 0.05
+    _screenshot(page, "loss_monitor_1_step_20", plot)
+
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    page.wait_for_function(_RUN_STATE, polling=500)
+    deadline = time.monotonic() + 30
+    while plot.get_attribute("src") == after_20 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert plot.get_attribute("src") != after_20, "the loss plot was not redrawn in place"
+    # one plot, in the cell that created the monitor: the later cells show nothing of their own
+    assert page.locator(".jp-NotebookPanel:visible .jp-CodeCell img").count() == 1
+    _screenshot(page, "loss_monitor_2_step_120", plot)
+    assert not page.evaluate(_ERRORS)
