@@ -142,8 +142,10 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, lab):
+@pytest.fixture(scope="module")
+def lab_page(browser, lab):
+    """One JupyterLab page for all tests (loading it takes seconds); each test leaves it with
+    every tab closed and every kernel shut down (fixture ``page``)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -154,6 +156,19 @@ def page(browser, lab):
     context.close()
 
 
+@pytest.fixture
+def page(lab_page, lab):
+    yield lab_page
+    lab_page.evaluate("""async () => {
+        const app = window.jupyterapp;
+        for (const widget of Array.from(app.shell.widgets('main'))) {
+            if (widget.context) { await widget.context.sessionContext.shutdown(); }
+            widget.dispose();
+        }
+        await app.commands.execute('filebrowser:go-to-path', {path: '/'});
+    }""")
+
+
 def _screenshot(page, name: str, locator=None) -> bytes:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     target = locator if locator is not None else page
@@ -161,7 +176,8 @@ def _screenshot(page, name: str, locator=None) -> bytes:
 
 
 def _open(page, path: str) -> None:
-    page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.evaluate("async path => { await window.jupyterapp.commands.execute('docmanager:open', "
+                  "{path}); }", path)
     page.wait_for_selector(".jp-NotebookPanel:visible .jp-Cell")
 
 
@@ -193,7 +209,7 @@ def _run_all(page, timeout_s: float = 120) -> None:
     page.wait_for_function("""() => {
         const s = window.jupyterapp.shell.currentWidget.sessionContext;
         return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }""")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_function(_RUN_STATE, timeout=timeout_s * 1000, polling=500)
     errors = page.evaluate(_ERRORS)
     assert not errors, "a cell failed in JupyterLab:\n" + "\n".join(errors)
@@ -241,14 +257,17 @@ def test_course_py_opens_as_notebook_and_other_py_as_text(page, lab):
         const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
         return Array.from({length: cells.length}, (_, i) => cells.get(i).type); }""")
     assert types.count("markdown") >= 5 and types.count("code") >= 5   # the percent cells
-    assert panel.locator(".jp-MarkdownCell").first.is_visible()
+    heading = panel.locator(".jp-MarkdownCell .jp-RenderedMarkdown h1").first
+    heading.wait_for()                           # the markdown cells render as text
+    assert "The IXI T1 heads" in heading.inner_text()
+    page.wait_for_timeout(500)
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
     assert tab.inner_text() == "01_ixi_exploration.py"
     assert page.locator(".jp-FileEditor:visible").count() == 0
     _screenshot(page, "01_py_opens_as_notebook")
 
-    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:go-to-path', "
-                  "{path: '/tools'})")
+    page.evaluate("async () => { await window.jupyterapp.commands.execute("
+                  "'filebrowser:go-to-path', {path: '/tools'}); }")
     listing.get_by_text("helper.py", exact=True).dblclick()
     page.locator(".jp-FileEditor:visible").wait_for()
     assert page.locator(".jp-NotebookPanel:visible").count() == 0
@@ -380,7 +399,7 @@ def test_loss_monitor_redraws_in_place(page, lab):
     page.evaluate("""() => {                     // run all cells but the last, as a student would
         const panel = window.jupyterapp.shell.currentWidget;
         panel.content.activeCellIndex = panel.content.widgets.length - 1;
-        return window.jupyterapp.commands.execute('notebook:run-all-above'); }""")
+        window.jupyterapp.commands.execute('notebook:run-all-above'); }""")
     page.wait_for_function("""() => {
         const prompts = [...window.jupyterapp.shell.currentWidget.node
                          .querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
@@ -392,7 +411,7 @@ def test_loss_monitor_redraws_in_place(page, lab):
     assert _picture(after_20)[..., :3].std() > 0.05
     _screenshot(page, "loss_monitor_1_step_20", plot)
 
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
     page.wait_for_function(_RUN_STATE, polling=500)
     deadline = time.monotonic() + 30
     while plot.get_attribute("src") == after_20 and time.monotonic() < deadline:
