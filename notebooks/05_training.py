@@ -371,8 +371,9 @@ print("latest:", latest_checkpoint(run).name)
 #    course's run: it is loaded, not trained again.
 # 3. Keep `input_skip` but set `supervised_loss = "mae"` and `run_name = "mae"`. Which loss
 #    curve tells you, after a minute, that this run learns less?
-# 4. Interrupt the training cell after a few seconds, then run it again. Check in
-#    `history.csv` that no step is missing or repeated.
+# 4. Give a training a folder of its own (`run_name = "interrupted"`: the course's run is
+#    finished, so its cell only loads it), interrupt the training cell after a few seconds,
+#    then run it again. Check in `history.csv` that no step is missing or repeated.
 #
 # Worked solutions: `solutions/05_training_solutions.py` (try first; its trainings are tiny and
 # go to run folders of their own).
