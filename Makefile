@@ -2,6 +2,7 @@
 #   make reproduce   run every notebook (quick profile, synthetic data) into build/,
 #                    with the results table of notebook 06 in build/results/
 #   make test        run the library tests and every notebook (quick profile)
+#   make lab         JupyterLab with the course's set-up (jupyter/): notebooks/*.py open as notebooks
 # For instructors: make reproduce-full (the paper's four experiments on IXI, GPU; resumable).
 # Both create or reuse .venv and install the pinned dependencies first.
 
@@ -11,13 +12,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: reproduce reproduce-full test data benchmarks clean-build
+.PHONY: reproduce reproduce-full test lab data benchmarks clean-build
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make reproduce   execute all notebooks ($(PROFILE) profile) into build/"
 	@echo "make reproduce-full  the paper's experiments on IXI (full profile, GPU) into build/full"
 	@echo "make test        run the tests, notebooks included"
+	@echo "make lab         start JupyterLab with the course's set-up"
 	@echo "make data        generate the synthetic cohort only"
 	@echo "make benchmarks  print the speed figures of benchmarks/"
 
@@ -37,6 +39,10 @@ reproduce-full: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# jupyter/ holds the course's Jupyter set-up; binder/start puts it on the same paths on Binder.
+lab: $(STAMP)
+	JUPYTER_PATH=$(CURDIR)/jupyter JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab
 
 data: $(STAMP)
 	$(BIN)/refacing synth

@@ -151,6 +151,17 @@ fig = plotting.show_orthogonal(vol.data, vol.zooms, title=paths[0].name)
 plotting.save_figure(fig, figure_dir, "orthogonal_views")
 
 # %% [markdown]
+# The same three views as neuroimaging software draws them: nilearn's `plot_anat` reads the
+# file's affine itself and cuts the head at a point given in **scanner millimetres** (here the
+# centre of the head), labels left (L) and right (R), and prints each cut's coordinate.
+# `plotting.anat_views` wraps it for the course's volumes. Any NIfTI file can be shown this way
+# without knowing its storage order: `nilearn.plotting.plot_anat("IXI002-Guys-0828-T1.nii.gz")`.
+
+# %%
+fig = plotting.anat_views({paths[0].name: vol}, display_mode="ortho")
+plotting.save_figure(fig, figure_dir, "orthogonal_views_nilearn")
+
+# %% [markdown]
 # ## One head per site
 #
 # The mid-sagittal slice of the first subject of each site. Look at the brightness: the sites
@@ -238,5 +249,24 @@ SliceBrowser(vol.data, vol.zooms, axis=0)
 # 3. Change `n_subjects` and plot the 99.5th percentile of every volume per site. Which site is
 #    brightest? (On the synthetic data, the Hammersmith 3T site is built to be.)
 # 4. (IXI data only) Plot age against the 99.5th percentile. Is there a trend?
+#
+# Worked solutions: `solutions/01_ixi_exploration_solutions.py` (try first).
+#
+# ## Further reading
+#
+# * D. Abramian and A. Eklund, "Refacing: reconstructing anonymized facial features using
+#   GANs", IEEE ISBI 2019 (arXiv:1810.06455); code: github.com/DavidAbramian/refacing. The
+#   paper this course reproduces.
+# * The IXI dataset, brain-development.org/ixi-dataset (CC BY-SA 3.0).
+# * C. G. Schwarz et al., "Identification of anonymous MRI research participants with
+#   face-recognition software", New England Journal of Medicine 381, 2019: faces rendered from
+#   MRI matched to photographs (83% first choice). Why anonymization matters.
+# * D. C. Van Essen et al., "The WU-Minn Human Connectome Project: an overview", NeuroImage 80,
+#   2013, and B. B. Biswal et al., "Toward discovery science of human brain function", PNAS
+#   107, 2010 (the 1000 Functional Connectomes Project): the two data-sharing projects whose
+#   anonymizations the paper attacks.
+# * nibabel's "Coordinate systems and affines" tutorial (nipy.org/nibabel/coordinate_systems.html)
+#   and nilearn's plotting guide (nilearn.github.io, "Plotting brain images"): affines, RAS+,
+#   and how neuroimaging software draws a volume.
 #
 # Next: `02_defacing`, where we anonymize these heads ourselves.

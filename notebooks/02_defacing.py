@@ -48,12 +48,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from refacing_lib import ixi, plotting, synthetic
 from refacing_lib.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface, find_face
 from refacing_lib.io import load_volume
 from refacing_lib.profiles import data_root
-from refacing_lib.widgets import SliceBrowser
+from refacing_lib.widgets import HeadViewer, SliceBrowser
 
 # %% [markdown]
 # ## Why anonymize, and how it is done
@@ -214,6 +215,16 @@ for row, (name, data) in zip(axes, versions.items()):
 plotting.save_figure(fig, figure_dir, "original_blurred_removed")
 
 # %% [markdown]
+# The same three heads as a neuroimager would look at them, with nilearn's `plot_anat`:
+# sagittal cuts at five positions in scanner millimetres (x = left-right), from 40 mm left to
+# 40 mm right of the head's centre, one row per version.
+
+# %%
+fig = plotting.anat_views({"original": vol, "blurred": blurred, "removed": removed},
+                          display_mode="x")
+plotting.save_figure(fig, figure_dir, "anonymized_heads_nilearn")
+
+# %% [markdown]
 # The blurred face keeps its overall shape (a profile, a bump where the nose was), but the
 # details of the nose, lips and eyelids are gone. The removed face is simply not there, and
 # neither is the tissue behind it down to the neck: much more information is destroyed, and the
@@ -323,6 +334,23 @@ for method, row in rows.items():
 SliceBrowser(versions, vol.zooms, axis=0, index=mid)
 
 # %% [markdown]
+# ## The faces in 3-D
+#
+# What a face-recognition attack would look at is the skin surface in 3-D. Here it is for the
+# three versions (marching cubes at one intensity level for all three, computed once), first
+# as a picture, then as a viewer: **turn** and **tilt** move all three heads together, so the
+# same side of each face is always in view. Blurring keeps the profile of the face, smoothed;
+# removal leaves a flat cut where the face was.
+
+# %%
+heads = HeadViewer({"original": vol, "blurred": blurred, "removed": removed})
+plotting.save_figure(heads.figure, figure_dir, "skin_surfaces")
+display(heads.figure)
+
+# %%
+heads
+
+# %% [markdown]
 # ## Summary
 #
 # * Two anonymizations are attacked by the paper: face blurring (`mask_face`, HCP) and face
@@ -347,6 +375,20 @@ SliceBrowser(versions, vol.zooms, axis=0, index=mid)
 #    it in a `Volume` with `dataclasses.replace`). What does the `DefaceError` say?
 # 5. With the slice browser, find the most lateral sagittal slice that `remove` still changes.
 #    How many millimetres from the middle is it?
+#
+# Worked solutions: `solutions/02_defacing_solutions.py` (try first).
+#
+# ## Further reading
+#
+# * M. Milchenko and D. Marcus, "Obscuring surface anatomy in volumetric imaging data",
+#   Neuroinformatics 11, 2013: `mask_face`, the face blurring the paper attacks.
+# * A. Bischoff-Grethe et al., "A technique for the deidentification of structural brain MR
+#   images", Human Brain Mapping 28, 2007: `mri_deface`, the face removal the paper attacks.
+# * C. G. Schwarz et al., "Changing the face of neuroimaging research: comparing a new MRI
+#   de-facing technique with popular alternatives", NeuroImage 231, 2021: how often faces are
+#   still recognised after mri_deface, pydeface and fsl_deface.
+# * D. Abramian and A. Eklund, "Refacing: reconstructing anonymized facial features using
+#   GANs", IEEE ISBI 2019: section 2 describes how the two anonymizations were applied to IXI.
 #
 # Next: `03_slicing_and_datasets`, where the original and the two defaced versions are cut into
 # the 21 sagittal slices per subject that the CycleGAN trains on.

@@ -330,4 +330,15 @@ DatasetBrowser(ds, split="test")
 # 4. Count the subjects of each site in the test split of `dataset_plan(..., "guys")`. Why
 #    does the Guy's experiment need no other site?
 #
+# Worked solutions: `solutions/03_slicing_and_datasets_solutions.py` (try first).
+#
+# ## Further reading
+#
+# * D. Abramian and A. Eklund, "Refacing: reconstructing anonymized facial features using
+#   GANs", IEEE ISBI 2019, section 3.3 (the slices, the splits) and the discussion (why 2-D).
+# * P. Isola et al., "Image-to-image translation with conditional adversarial networks"
+#   (Pix2Pix), CVPR 2017: the paired alternative the paper names as future work.
+# * The tf.data guide, tensorflow.org/guide/data, and "Better performance with the tf.data
+#   API" (tensorflow.org/guide/data_performance): shuffling, prefetching, memory-mapped inputs.
+#
 # Next: `04_cyclegan_model`, the networks that learn to turn domain A into domain B.

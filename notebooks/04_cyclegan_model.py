@@ -471,4 +471,24 @@ print(f"paper-size generator, one 256 x 256 image: {time.perf_counter() - start:
 #    fake images alike. Why is that the value a discriminator that cannot tell them apart
 #    settles at, and what is then the generator's LSGAN loss?
 #
+# Worked solutions: `solutions/04_cyclegan_model_solutions.py` (try first).
+#
+# ## Further reading
+#
+# * J.-Y. Zhu, T. Park, P. Isola and A. A. Efros, "Unpaired image-to-image translation using
+#   cycle-consistent adversarial networks" (CycleGAN), ICCV 2017 (arXiv:1703.10593).
+# * X. Mao et al., "Least squares generative adversarial networks" (LSGAN), ICCV 2017
+#   (arXiv:1611.04076).
+# * P. Welander, S. Karlsson and A. Eklund, "Generative adversarial networks for
+#   image-to-image translation on multi-contrast MR images: a comparison of CycleGAN and UNIT",
+#   arXiv:1806.07777, 2018; code GAN-MRI (github.com/simontomaskarlsson/GAN-MRI): the
+#   implementation the paper used, and the networks of this notebook.
+# * P. Isola et al., "Image-to-image translation with conditional adversarial networks",
+#   CVPR 2017: the 70 x 70 PatchGAN discriminator.
+# * J. Johnson, A. Alahi and L. Fei-Fei, "Perceptual losses for real-time style transfer and
+#   super-resolution", ECCV 2016: the ResNet generator; D. Ulyanov, A. Vedaldi and
+#   V. Lempitsky, "Instance normalization: the missing ingredient for fast stylization",
+#   arXiv:1607.08022, 2016.
+# * I. Goodfellow et al., "Generative adversarial nets", NeurIPS 2014: where GANs started.
+#
 # Next: `05_training`, where the four networks learn, and the refaced slices appear.

@@ -51,6 +51,7 @@ supervised_loss = "mse"  # that distance: "mse" (a course option) or "mae" (Pix2
 checkpoint_every = 1  # epochs between checkpoints
 seed = 0  # seeds the weights, the data order and the image pools
 restart = False  # True: delete this training's run folder and start again
+run_name = ""  # empty: the course's run, data/runs/{source}-{experiment}-{method}; a name: data/runs/NAME
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -65,7 +66,7 @@ from refacing_lib.datasets import open_dataset
 from refacing_lib.evaluation import CHANGE_TOLERANCE
 from refacing_lib.metrics import similarity, site_means
 from refacing_lib.pretrained import score_pretrained
-from refacing_lib.profiles import dataset_dir, run_dir
+from refacing_lib.profiles import data_root, dataset_dir, run_dir
 from refacing_lib.reface import reface_dataset
 from refacing_lib.slices import shrink
 from refacing_lib.training import TrainConfig, latest_checkpoint, learning_rate_at, train
@@ -176,15 +177,17 @@ plotting.save_figure(fig, figure_dir, "learning_rate");
 # it, with the same weights, optimizer state, image pools, data order and learning rate as if
 # it had never stopped. A
 # finished training is not repeated: the cell then only loads it. A checkpoint only fits the
-# settings it was trained with: after changing one of the parameters at the top, set
-# `restart = True` (the old run is deleted) or the cell stops with an error that names the
-# setting.
+# settings it was trained with: after changing one of the parameters at the top, give the
+# training a folder of its own with `run_name` (the course's run, which notebook 06
+# evaluates, stays as it is), or set `restart = True` (the old run is deleted); otherwise the
+# cell stops with an error that names the setting.
 #
 # From a terminal, the same training is
 # `.venv/bin/refacing train --profile quick --experiment all --method remove`.
 
 # %%
-run = run_dir(data_source, experiment, method)
+run = data_root() / "runs" / run_name if run_name else run_dir(data_source, experiment, method)
+print(f"run folder: {run}")
 if restart and run.exists():
     shutil.rmtree(run)
 monitor = LossMonitor(every=50)
@@ -365,14 +368,31 @@ print("latest:", latest_checkpoint(run).name)
 # 1. Train with `method = "blur"` (notebook 03 built its dataset). Which of the two
 #    anonymizations does the generator undo better, judging from the side-by-side figure and
 #    the mean absolute differences?
-# 2. Train the paper's setting: `input_skip = False`, `supervised_weight = 0`, and
-#    `restart = True`, which deletes this run's folder and trains it again (notebook 06 then
-#    evaluates the run with the settings it was trained with). Compare the last sample grid
-#    with the table of "Two departures from the paper". Set the three back and run again to
-#    return to the course's run.
-# 3. Keep `input_skip` but set `supervised_loss = "mae"` (with `restart = True`). Which loss
+# 2. Train the paper's setting in a run folder of its own: `input_skip = False`,
+#    `supervised_weight = 0` and `run_name = "paper-setting"` (the course's run, which
+#    notebook 06 evaluates, is left alone). Compare the last sample grid with the table of
+#    "Two departures from the paper". Set the three back (`run_name = ""`) to return to the
+#    course's run: it is loaded, not trained again.
+# 3. Keep `input_skip` but set `supervised_loss = "mae"` and `run_name = "mae"`. Which loss
 #    curve tells you, after a minute, that this run learns less?
-# 4. Interrupt the training cell after a few seconds, then run it again. Check in
-#    `history.csv` that no step is missing or repeated.
+# 4. Give a training a folder of its own (`run_name = "interrupted"`: the course's run is
+#    finished, so its cell only loads it), interrupt the training cell after a few seconds,
+#    then run it again. Check in `history.csv` that no step is missing or repeated.
+#
+# Worked solutions: `solutions/05_training_solutions.py` (try first; its trainings are tiny and
+# go to run folders of their own).
+#
+# ## Further reading
+#
+# * J.-Y. Zhu et al., "Unpaired image-to-image translation using cycle-consistent adversarial
+#   networks", ICCV 2017, section 4 and appendix 7.1: the training recipe (Adam 2e-4, beta_1
+#   0.5, linear decay, the pool of 50 fakes).
+# * A. Shrivastava et al., "Learning from simulated and unsupervised images through
+#   adversarial training", CVPR 2017: the history pool of generated images.
+# * D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
+# * P. Isola et al., "Image-to-image translation with conditional adversarial networks"
+#   (Pix2Pix), CVPR 2017: the paired L1 term that `supervised_weight` adds.
+# * The keras.io example "CycleGAN" (A. K. Nain): a short training plus pretrained weights, the
+#   pattern notebook 05 follows.
 #
 # Next: `06_evaluation`, the paper's measures and a re-identification attack.

@@ -69,6 +69,7 @@ from refacing_lib.pretrained import evaluate_pretrained, score_pretrained
 from refacing_lib.profiles import dataset_dir, run_dir
 from refacing_lib.reidentify import face_profile, identification_rates
 from refacing_lib.training import TrainConfig, run_config, train
+from refacing_lib.widgets import HeadViewer
 
 # %% [markdown]
 # ## The trained generators
@@ -272,6 +273,33 @@ identification.round(3)
 show("fig6_*.png")
 
 # %% [markdown]
+# The refaced head as a neuroimager would inspect it, with nilearn's `plot_anat`: sagittal
+# cuts in scanner millimetres through the original, the anonymized and the refaced volume of
+# the same test subject. Near the middle the refaced face sits where the original's was; away
+# from it, each slice was refaced on its own.
+
+# %%
+head = next(ev for ev in evaluations if ev.volume is not None)
+fig = plotting.anat_views({f"{head.name}: {version}": head.volume[version]
+                           for version in ("original", "anonymized", "refaced")},
+                          display_mode="x")
+plotting.save_figure(fig, figure_dir, "refaced_head_nilearn")
+
+# %% [markdown]
+# Turn the three heads yourself: the viewer below shows the same skin surfaces (computed once)
+# and turns them together, so that a seam between refaced slices can be looked at from any
+# side. The picture is the viewer's starting view.
+
+# %%
+heads = HeadViewer({version: head.volume[version]
+                    for version in ("original", "anonymized", "refaced")})
+plotting.save_figure(heads.figure, figure_dir, "refaced_head_3d")
+display(heads.figure)
+
+# %%
+heads
+
+# %% [markdown]
 # The **slice discontinuity** puts a number on it: inside the anonymized region, the mean
 # difference between neighbouring sagittal planes divided by the mean difference between
 # neighbouring voxels within a plane. A head scores about 1 (a little more for IXI, whose
@@ -373,7 +401,33 @@ pd.DataFrame(side_by_side, index=measures).T.round(3)
 #    the attack compare, and what does each anonymization leave in them?
 # 2. Make the attack harder for yourself: restrict the probe rows to the lower face (below the
 #    nose) with `refacing_lib.reidentify.profile_distances`. Which version loses most?
-# 3. Train longer (notebook 05, `epochs = 6`, `restart = True`) and run this notebook again.
-#    Which measure moves first: correlation, SSIM, or the top-1 rate?
+# 3. Train longer (notebook 05, `epochs = 6`, `restart = True`) and run this notebook again
+#    (it evaluates each run with the settings it was trained with, so it takes the longer run
+#    as it is). Which measure moves first: correlation, SSIM, or the top-1 rate? (To return
+#    to the course's run: `epochs = 3`, `restart = True` in notebook 05.)
 # 4. Find the test slice where refacing raised the correlation most over the anonymized slice
 #    (`ev.scores`), and look at it. Does it look more like the original?
+#
+# Worked solutions: `solutions/06_evaluation_solutions.py` (try first).
+#
+# ## Further reading
+#
+# * D. Abramian and A. Eklund, "Refacing: reconstructing anonymized facial features using
+#   GANs", IEEE ISBI 2019: its results (Figs. 1-5, reproduced here) and its discussion of 2-D
+#   seams, inpainting and ethics.
+# * Z. Wang, A. C. Bovik, H. R. Sheikh and E. P. Simoncelli, "Image quality assessment: from
+#   error visibility to structural similarity", IEEE Transactions on Image Processing 13, 2004:
+#   SSIM.
+# * C. G. Schwarz et al., "Identification of anonymous MRI research participants with
+#   face-recognition software", New England Journal of Medicine 381, 2019, and "Changing the
+#   face of neuroimaging research: comparing a new MRI de-facing technique with popular
+#   alternatives", NeuroImage 231, 2021: re-identification of MRI faces by face recognition,
+#   before and after defacing.
+# * C. J. Clopper and E. S. Pearson, "The use of confidence or fiducial limits illustrated in
+#   the case of the binomial", Biometrika 26, 1934: the exact intervals of the rates.
+# * W. E. Lorensen and H. E. Cline, "Marching cubes: a high resolution 3D surface construction
+#   algorithm", SIGGRAPH 1987: the skin surfaces.
+# * M. Milchenko and D. Marcus, "Obscuring surface anatomy in volumetric imaging data",
+#   Neuroinformatics 11, 2013, and A. Bischoff-Grethe et al., "A technique for the
+#   deidentification of structural brain MR images", Human Brain Mapping 28, 2007: the two
+#   anonymizations attacked.

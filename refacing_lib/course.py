@@ -19,8 +19,8 @@ from typing import Callable
 
 from .profiles import check_source, data_root, is_synthetic, load_profile
 
-__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "cohort_names", "run_notebooks",
-           "experiments", "reproduce"]
+__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "cohort_names", "kernel_config",
+           "run_notebooks", "experiments", "reproduce"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -78,6 +78,23 @@ def cohort_names(profile: dict) -> list[str]:
         raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
                          f"subjects that are not in its cohort: {unknown}")
     return [name for name in names if name not in excluded]
+
+
+def kernel_config():
+    """The traitlets config of the kernels that papermill starts: encrypted transport.
+
+    A kernel talks to papermill over ZeroMQ sockets on 127.0.0.1. By default jupyter_client
+    provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"
+    at every start. With ``transport_encryption = "auto"`` the kernel manager provisions
+    CurveZMQ keys for kernels whose kernelspec declares support (ipykernel's does), so the
+    traffic is encrypted and the warning has no cause. The same setting is in
+    ``jupyter/jupyter_server_config.json`` for JupyterLab (``make lab``, Binder).
+    """
+    import zmq
+    from traitlets.config import Config
+
+    policy = "auto" if zmq.has("curve") else "disabled"  # pyzmq built without libsodium
+    return Config({"KernelManager": {"transport_encryption": policy}})
 
 
 def run_notebooks(
@@ -148,7 +165,7 @@ def run_notebooks(
         try:
             pm.execute_notebook(
                 str(nb), str(output), parameters=parameters, cwd=str(nb.parent),
-                kernel_name="python3", progress_bar=False,
+                kernel_name="python3", progress_bar=False, config=kernel_config(),
             )
         except pm.PapermillExecutionError as exc:
             seconds = time.perf_counter() - start

@@ -3,9 +3,9 @@
 from dataclasses import replace
 from pathlib import Path
 
-import nilearn
 import numpy as np
 import pytest
+from nilearn.datasets import MNI152_FILE_PATH
 from scipy import ndimage as ndi
 
 from refacing_lib.deface import DefaceError, _airway, _chin, _face_region, deface, find_face
@@ -14,8 +14,7 @@ from refacing_lib.metrics import deface_quality
 
 pytestmark = pytest.mark.slow
 
-MNI_BRAIN = (Path(nilearn.__file__).parent / "datasets" / "data"
-             / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
+MNI_BRAIN = Path(MNI152_FILE_PATH)   # nilearn's packaged MNI152 2009 brain-only T1 (no download)
 
 
 def _truth(path: Path) -> dict:

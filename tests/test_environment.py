@@ -1,5 +1,6 @@
 """The repository's set-up files agree with each other, and the notebooks are well formed."""
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -13,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.py"))
 
 
 def _pins():
@@ -72,13 +74,32 @@ def test_binder_uses_the_same_environment():
     assert re.search(r"OMP_NUM_THREADS=1", (ROOT / "binder" / "start").read_text())
 
 
+def test_jupyter_setup_is_the_course_folder_only():
+    """Jupytext pairs notebooks/ only; make lab and Binder put jupyter/ on Jupyter's paths;
+    the README's Binder badge opens notebook 01."""
+    assert not (ROOT / "jupytext.toml").exists()        # would pair build/*.ipynb too
+    assert "py:percent" in (ROOT / "notebooks" / "jupytext.toml").read_text()
+    extension = ROOT / "jupyter" / "labextensions" / "refacing-course"
+    build = json.loads((extension / "package.json").read_text())["jupyterlab"]["_build"]
+    assert (extension / build["load"]).is_file()
+    server = json.loads((ROOT / "jupyter" / "jupyter_server_config.json").read_text())
+    assert server["KernelManager"]["transport_encryption"] == "auto"
+    assert "JUPYTER_PATH=$(CURDIR)/jupyter" in (ROOT / "Makefile").read_text()
+    start = (ROOT / "binder" / "start").read_text()
+    assert "export JUPYTER_PATH=" in start and "export JUPYTER_CONFIG_PATH=" in start
+    badge = re.search(r"mybinder\.org/v2/gh/[^)]*urlpath=lab/tree/([^)&\s]+)",
+                      (ROOT / "README.md").read_text())
+    assert badge and badge.group(1) == "notebooks/01_ixi_exploration.ipynb"
+    assert (ROOT / badge.group(1)).is_file()
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make reproduce" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("script", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
 def test_notebook_pair_is_in_sync_and_clean(script):
     ipynb = script.with_suffix(".ipynb")
     assert ipynb.is_file(), f"{script.name} has no paired {ipynb.name}: jupytext --sync {script}"

@@ -62,3 +62,23 @@ def test_runner_stops_at_the_failing_notebook(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / "03_never.ipynb").exists()
     assert any(line.startswith("[2/3] 02_broken.ipynb") for line in lines)
     assert len(list((tmp_path / "data" / "synthetic").glob("IXI*-T1.nii.gz"))) == 1
+
+
+@pytest.mark.slow
+def test_kernels_run_without_the_unencrypted_tcp_warning(tmp_path, monkeypatch, capfd):
+    """papermill's kernels get CurveZMQ keys: ipykernel's "running over TCP without
+    encryption" warning (printed on the kernel's stderr at every start) is gone."""
+    from refacing_lib import course
+
+    monkeypatch.setattr(course, "prepare_data", lambda *args, **kwargs: None)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "01_hello.ipynb", "print('kernel says hello')")
+    (executed,) = course.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
+                                       log=lambda line: None)
+    cells = nbformat.read(executed, as_version=4).cells
+    (hello,) = [c for c in cells if "kernel says" in c.source]
+    assert hello.outputs[0]["text"] == "kernel says hello\n"
+    assert course.kernel_config().KernelManager.transport_encryption == "auto"
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err

@@ -128,3 +128,63 @@ def test_site_scores_show_images_and_site_means():
     assert separators == [2.5, 4.5]
     assert [t.get_text() for t in ax.texts] == ["Guys", "HH", "IOP"]
     plt.close(ax.figure)
+
+
+def _ball_head(shape=(40, 48, 44), zooms=(1.2, 0.9375, 0.9375), nose=True):
+    """A bright ellipsoid 'head' with, optionally, a 'nose' bump on its anterior side."""
+    from refacing_lib.io import Volume
+
+    i, j, k = np.indices(shape, dtype=float)
+    c = (np.array(shape) - 1) / 2
+    head = (((i - c[0]) / 14) ** 2 + ((j - c[1]) / 18) ** 2 + ((k - c[2]) / 17) ** 2) < 1
+    if nose:
+        head |= (np.abs(i - c[0]) < 3) & (j > c[1] + 15) & (j < c[1] + 22) & (np.abs(k - c[2]) < 4)
+    data = np.where(head, 500.0, 5.0).astype(np.float32)
+    return Volume(data=data, affine=np.diag(list(zooms) + [1.0]), zooms=zooms)
+
+
+def test_skin_mesh_follows_the_head_in_mm():
+    from refacing_lib.plotting import skin_mesh
+
+    head = _ball_head()
+    triangles, shade, span = skin_mesh(head.data, head.zooms, level=250, step=1)
+    assert triangles.shape[1:] == (3, 3) and len(shade) == len(triangles) > 100
+    assert np.all((shade >= 0.15) & (shade <= 1))
+    assert np.allclose(span, np.array(head.shape) * head.zooms)
+    front = triangles[..., 1].max()                      # the nose tip, along y (anterior), mm
+    without = skin_mesh(_ball_head(nose=False).data, head.zooms, level=250, step=1)[0]
+    assert front > without[..., 1].max() + 3 * head.zooms[1]   # the nose sticks out
+
+
+def test_head_viewer_turns_every_head_together():
+    from refacing_lib.widgets import HeadViewer
+
+    original, noseless = _ball_head(), _ball_head(nose=False)
+    viewer = HeadViewer({"original": original, "anonymized": noseless}, level=250, step=2)
+    assert set(viewer.meshes) == {"original", "anonymized"}
+    axes = viewer.figure.axes
+    assert len(axes) == 2 and all(ax.azim == 60 and ax.elev == 10 for ax in axes)
+    viewer.azimuth.value = -30
+    viewer.elevation.value = 25
+    assert all(ax.azim == -30 and ax.elev == 25 for ax in viewer.figure.axes)
+    span = np.array(original.shape) * original.zooms       # every redraw keeps the mm extent
+    assert all(np.allclose(ax.get_xlim3d(), (0, span[0])) for ax in viewer.figure.axes)
+    assert np.allclose(viewer.meshes["original"][2], span)
+    with pytest.raises(ValueError, match="one shape"):
+        HeadViewer({"a": original.data, "b": original.data[:-1]}, zooms=original.zooms)
+
+
+def test_anat_views_draws_nilearn_cuts_in_scanner_mm():
+    from refacing_lib.plotting import anat_views
+
+    head = _ball_head()
+    fig = anat_views({"original": head, "noseless": _ball_head(nose=False)})
+    def cuts(figure):                           # nilearn's cut axes (not its background)
+        return [ax for ax in figure.axes if ax.images and ax.get_position().width < 0.5]
+
+    assert len(cuts(fig)) == 6                     # ortho: 3 cuts per row, 2 rows
+    fig_x = anat_views({"original": head}, display_mode="x", cut_coords=[10.0, 20.0, 30.0])
+    assert len(cuts(fig_x)) == 3
+    texts = [t.get_text() for ax in fig_x.axes for t in ax.texts]
+    assert any("x=20" in t for t in texts)        # the cut positions, in mm
+    plt.close("all")
