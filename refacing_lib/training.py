@@ -352,18 +352,19 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
                     if (epoch + 1) % config.checkpoint_every == 0 or step >= total:
                         checkpoint = _checkpoint(gan, run_dir, state, log)
             interrupted = stop.requested and step < until
-            saved = checkpoint is not None and checkpoint.name == f"step_{step:07d}.npz"
-            if step > 0 and not saved:
-                checkpoint = _checkpoint(gan, run_dir, state, log)
-        except KeyboardInterrupt:       # a second Ctrl-C: the state may be inside a step
-            bar.close()
-            log(f"stopped at once at step {step}, not saved; the last checkpoint is "
-                f"{latest_checkpoint(run_dir)}: train again to go on from there")
-            raise
+        except KeyboardInterrupt:
+            if stop.forced:         # a second Ctrl-C: the state may be inside a step
+                bar.close()
+                log(f"stopped at once at step {step}, not saved; the last checkpoint is "
+                    f"{latest_checkpoint(run_dir)}: train again to go on from there")
+                raise
+            interrupted = True      # raised by on_step, between two steps: the state is whole
         finally:
             bar.close()
             history.close()
             scalars.close()
+        if step > 0 and (checkpoint is None or checkpoint.name != f"step_{step:07d}.npz"):
+            checkpoint = _checkpoint(gan, run_dir, state, log)
     seconds = time.perf_counter() - start
     if interrupted:
         log(f"interrupted at step {step} by {stop.signal_name}: "
@@ -388,10 +389,11 @@ def _compilation_cache(run_dir: Path) -> None:
 
 
 class _StopRequest:
-    """Set by SIGINT or SIGTERM while :func:`_stop_between_steps` is active."""
+    """Set by SIGINT or SIGTERM while :func:`_stop_between_steps` is active: ``requested`` by
+    the first, ``forced`` by a second SIGINT."""
 
-    requested = False
-    signal_name = ""
+    requested = forced = False
+    signal_name = "KeyboardInterrupt"
 
 
 @contextmanager
@@ -409,6 +411,7 @@ def _stop_between_steps():
 
     def handle(signum, frame):
         if stop.requested and signum == signal.SIGINT:
+            stop.forced = True
             raise KeyboardInterrupt
         stop.requested, stop.signal_name = True, signal.Signals(signum).name
 

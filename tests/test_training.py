@@ -122,6 +122,41 @@ def test_resume_continues_exactly(slice_dataset, tmp_path):
 
 
 @pytest.mark.slow
+def test_keyboard_interrupt_from_a_callback_saves_and_a_second_sigint_stops_at_once(
+        slice_dataset, tmp_path):
+    """A KeyboardInterrupt raised between steps (by ``on_step``) saves the steps done; a
+    second Ctrl-C while the first is honoured stops at once and saves nothing."""
+    import signal
+
+    config = TrainConfig(**TINY, epochs=1, steps_per_epoch=5)
+
+    def interrupt_at_3(step, losses):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    lines = []
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append,
+                   on_step=interrupt_at_3)
+    assert result.interrupted and result.step == 3
+    assert result.checkpoint.name == "step_0000003.npz"
+    assert "interrupted at step 3" in lines[-1]
+
+    def ctrl_c_twice(step, losses):
+        os.kill(os.getpid(), signal.SIGINT)          # honoured after this step...
+        os.kill(os.getpid(), signal.SIGINT)          # ...unless a second one follows
+
+    with pytest.raises(KeyboardInterrupt):
+        train(slice_dataset, tmp_path / "run", config, progress=False, log=lines.append,
+              on_step=ctrl_c_twice)
+    assert "stopped at once at step 4, not saved" in lines[-1]
+    assert training.latest_checkpoint(tmp_path / "run").name == "step_0000003.npz"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handlers restored
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda l: None)
+    assert not result.interrupted and result.step == 5
+    assert result.history()["step"].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_path, monkeypatch):
     from refacing_lib import datasets
 
