@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from refacing_lib.models import build_discriminator, build_generator, receptive_field
-from refacing_lib.training import lsgan_discriminator_loss, lsgan_generator_loss
+from refacing_lib.cyclegan import lsgan_discriminator_loss, lsgan_generator_loss
 
 BLOCK = 2 * (3 * 3 * 128 * 128 + 128) + 2 * 256   # one residual block at 128 channels
 PAPER = 2_849_537                                  # the paper's generator (9 blocks)
