@@ -387,13 +387,13 @@ class _TensorFlowStep:
         if strategy.num_replicas_in_sync > 1:
             local = len(a) // strategy.num_replicas_in_sync
 
-            def part(context):
-                i = slice(context.replica_id_in_sync_group * local,
-                          (context.replica_id_in_sync_group + 1) * local)
-                return tf.constant(a[i]), tf.constant(b[i]), tf.constant(draws[:, i])
+            def part(context, array, axis):
+                start = context.replica_id_in_sync_group * local
+                return tf.constant(np.take(array, range(start, start + local), axis=axis))
 
             a, b, draws = (strategy.experimental_distribute_values_from_function(
-                lambda context, k=k: part(context)[k]) for k in range(3))
+                lambda context, x=x, axis=axis: part(context, x, axis))
+                for x, axis in ((a, 0), (b, 0), (draws, 1)))
         return self.function(a, b, draws, tf.constant(learning_rate))
 
     def _distributed(self, a, b, draws, learning_rate):

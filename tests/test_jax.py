@@ -133,7 +133,7 @@ def test_jax_data_parallel_gives_the_one_device_losses(jax_results):
 def test_bfloat16_computes_in_bfloat16_and_keeps_float32_weights(jax_results):
     jax, tf = jax_results["jax"], jax_results["tf"]
     assert str(jax["bf16_compute_dtype"]) == "bfloat16"
-    assert list(jax["bf16_weight_dtypes"]) == ["float32", "int32", "int64"] or \
-        set(jax["bf16_weight_dtypes"]) <= {"float32", "int32", "int64"}
+    # float32 weights and moments; int counters (the pools' and the optimizers' iterations)
+    assert "float32" in set(jax["bf16_weight_dtypes"]) <= {"float32", "int32", "int64"}
     # the same first step as float32, to bfloat16's precision (8 bits of mantissa)
     np.testing.assert_allclose(jax["bf16_losses"], tf["step_losses"][0], rtol=0.05, atol=0.01)
