@@ -19,8 +19,8 @@ from typing import Callable
 
 from .profiles import check_source, data_root, is_synthetic, load_profile
 
-__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "cohort_names", "kernel_config",
-           "run_notebooks", "experiments", "reproduce"]
+__all__ = ["NotebookFailed", "find_notebooks", "prepare_data", "cohort_names", "prepare_dataset",
+           "kernel_config", "run_notebooks", "experiments", "reproduce"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -78,6 +78,51 @@ def cohort_names(profile: dict) -> list[str]:
         raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
                          f"subjects that are not in its cohort: {unknown}")
     return [name for name in names if name not in excluded]
+
+
+def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path,
+                    log: Callable[[str], None] = print):
+    """Anonymize a profile's originals with ``method`` and build the slice dataset of
+    ``experiment``, keeping what is already done (notebook 03's two stages).
+
+    Parameters
+    ----------
+    profile : dict
+        A loaded profile (``data_source``, ``spacing``, ``jobs``).
+    experiment : {"guys", "all"}
+    method : {"blur", "remove"}
+    originals : Path
+        Folder of the original volumes (:func:`prepare_data`'s result).
+    log : callable
+        Receives one line per stage.
+
+    Returns
+    -------
+    pathlib.Path
+        The dataset's folder, ``<data root>/datasets/{source}-{experiment}-{method}``.
+
+    Raises
+    ------
+    RuntimeError
+        When some volumes could not be anonymized (they are listed; the others are kept, and
+        running again retries only the failed ones).
+    """
+    from .datasets import build_dataset
+    from .deface import deface_folder
+    from .profiles import anonymized_dir, dataset_dir
+
+    source = profile.get("data_source", "synthetic")
+    label = f"{source}-{experiment}-{method}"
+    log(f"{label}: anonymizing ({method}) where not done")
+    report = deface_folder([originals], anonymized_dir(source, method), method,
+                           jobs=int(profile.get("jobs", 1)), progress=False)
+    if not report.ok:
+        raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
+                           f"anonymized with {method}; run again to retry them")
+    log(f"{label}: slice dataset")
+    return build_dataset(originals, anonymized_dir(source, method),
+                         dataset_dir(source, experiment, method), experiment=experiment,
+                         spacing=profile.get("spacing", "tight"), progress=False, log=log)
 
 
 def kernel_config():
@@ -227,10 +272,8 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
         When some volumes could not be anonymized (they are listed; the others are kept, and
         running again retries only the failed ones).
     """
-    from .datasets import build_dataset
-    from .deface import deface_folder
     from .evaluation import evaluate_run, write_results
-    from .profiles import anonymized_dir, dataset_dir, run_dir
+    from .profiles import run_dir
     from .training import TrainConfig, train
 
     params = load_profile(profile)
@@ -242,16 +285,7 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     evaluations = []
     for experiment, method in experiments(params):
         label = f"{source}-{experiment}-{method}"
-        log(f"{label}: anonymizing ({method}) where not done")
-        report = deface_folder([originals], anonymized_dir(source, method), method,
-                               jobs=int(params.get("jobs", 1)), progress=False)
-        if not report.ok:
-            raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
-                               f"anonymized with {method}; run again to retry them")
-        log(f"{label}: slice dataset")
-        dataset = build_dataset(originals, anonymized_dir(source, method),
-                                dataset_dir(source, experiment, method), experiment=experiment,
-                                spacing=params.get("spacing", "tight"), progress=False, log=log)
+        dataset = prepare_dataset(params, experiment, method, originals, log)
         log(f"{label}: training ({config.epochs} epochs at {config.image_size} px)")
         result = train(dataset, run_dir(source, experiment, method), config, log=log)
         if result.interrupted:

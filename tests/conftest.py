@@ -8,6 +8,16 @@ import numpy as np
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), the tests of the
+    course data root (notebooks, solutions, the pretrained model) run in one worker, in their
+    order, so each stage of that data root is built once."""
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if "in_course_root" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group("course"))
+
+
 @pytest.fixture
 def ras_volume():
     """A small RAS volume whose halves differ, with its affine and voxel sizes.
@@ -101,3 +111,65 @@ def slice_dataset(slice_cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("slice_dataset") / "synthetic-all-remove"
     return open_dataset(build_dataset(originals, anonymized, out, progress=False,
                                       log=lambda line: None))
+
+
+# ---- the course's data root (notebook, solution and pretrained-model tests) -----------------
+
+@pytest.fixture(scope="session")
+def course_root(tmp_path_factory):
+    """An empty data root of its own for the course's notebooks (``$REFACING_DATA``).
+
+    The notebooks never read the repository's ``data/``, so their tests pass alone and in
+    any order on a fresh clone. The stage fixtures below fill this one folder through the
+    library, each once per test run; a notebook that does a stage itself finds it done.
+    """
+    return tmp_path_factory.mktemp("course_data")
+
+
+@pytest.fixture
+def in_course_root(course_root, monkeypatch):
+    """``$REFACING_DATA`` set to :func:`course_root` for one test (and the kernels it starts)."""
+    monkeypatch.setenv("REFACING_DATA", str(course_root))
+    return course_root
+
+
+@pytest.fixture(scope="session")
+def course_datasets(course_root):
+    """The quick profile's cohort (with second scans), anonymized both ways, and the slice
+    dataset of each of its experiments, as notebooks 01-03 leave them. Returns their folders."""
+    from refacing_lib.course import experiments, prepare_data, prepare_dataset
+    from refacing_lib.profiles import load_profile
+
+    profile = load_profile("quick")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REFACING_DATA", str(course_root))
+        originals = prepare_data(profile, log=lambda line: None, rescans=True)
+        return [prepare_dataset(profile, experiment, method, originals, log=lambda line: None)
+                for experiment, method in experiments(profile)]
+
+
+@pytest.fixture(scope="session")
+def pretrained_test_data(course_root):
+    """The pretrained model's test subjects, anonymized and sliced both ways (for notebook 06
+    and tests/test_pretrained.py). Returns the two test datasets."""
+    from refacing_lib.pretrained import prepare_test_data
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REFACING_DATA", str(course_root))
+        return [prepare_test_data(method, log=lambda line: None) for method in ("blur", "remove")]
+
+
+#: What a course notebook (and its solutions) reads that earlier notebooks make: the fixtures
+#: above that prepare it. 01-03 start from the cohort, which the runner generates where missing.
+NOTEBOOK_NEEDS = {"04": ["course_datasets"], "05": ["course_datasets"],
+                  "06": ["course_datasets", "pretrained_test_data"]}
+
+
+@pytest.fixture
+def notebook_data(in_course_root, request):
+    """A function ``prepare(stem)``: what notebook ``stem`` (``"05_training"``) reads from the
+    notebooks before it, in the course data root that this test's kernels see."""
+    def prepare(stem):
+        for fixture in NOTEBOOK_NEEDS.get(stem[:2], []):
+            request.getfixturevalue(fixture)
+    return prepare

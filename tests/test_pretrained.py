@@ -83,6 +83,7 @@ def test_a_damaged_weights_file_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("in_course_root", "pretrained_test_data")  # shared with notebook 06
 def test_pretrained_model_reproduces_the_readme_metrics(tmp_path):
     """Regenerate the test subjects from the seed, anonymize, slice, reface, measure."""
     import pandas as pd

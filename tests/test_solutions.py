@@ -1,10 +1,10 @@
 """The worked solutions of the exercises (notebooks/solutions/) execute in the quick profile.
 
 Each solution notebook checks its own answers with asserts, so a solution that no longer
-gives the right number fails here. They run after the course notebooks (tests/test_notebooks.py)
-and reuse what those left in the data folder (datasets, quick runs); what a solution trains or
-writes goes to folders of its own (``<data root>/runs/solutions/``, temporary folders), so the
-course notebooks run afterwards as before.
+gives the right number fails here. They run in the course notebooks' data root, with what
+their notebook reads prepared first (``notebook_data`` in conftest.py); what a solution trains
+or writes goes to folders of its own (``<data root>/runs/solutions/``, temporary folders), so
+the course notebooks run as before.
 """
 
 import re
@@ -34,7 +34,8 @@ def test_every_course_notebook_has_its_solutions():
 @pytest.mark.slow
 @pytest.mark.notebooks
 @pytest.mark.parametrize("stem", SOLUTIONS)
-def test_solutions_run_in_quick_profile(tmp_path, stem):
+def test_solutions_run_in_quick_profile(tmp_path, stem, notebook_data):
+    notebook_data(stem)
     (executed,) = run_notebooks("quick", tmp_path, only=[stem[:2]], notebooks_dir=SOLUTIONS_DIR,
                                 log=lambda line: None)
     nb = nbformat.read(executed, as_version=4)
