@@ -75,6 +75,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from .batch import BatchReport, find_nifti, run_batch
+from .blocks import block_mean
 from .head_masks import (PLAUSIBLE_BRAIN_ML, DefaceError, bounding_box, brain_mask,
                          check_t1_contrast, closing, fill_holes, head_mask, protected_brain,
                          seed_zone, within)
@@ -162,7 +163,7 @@ def find_face(volume: Volume) -> FaceFinding:
     """
     name = str(volume.path) if volume.path is not None else "volume"
     factors = _block_factors(volume.zooms)
-    coarse = _block_mean(volume.data, factors)
+    coarse = block_mean(volume.data, factors)
     zc = tuple(z * f for z, f in zip(volume.zooms, factors))
     air_level = 0.5 * threshold_otsu(coarse)        # head / air
     head_c = head_mask(coarse, air_level)
@@ -339,17 +340,9 @@ def _block_factors(zooms) -> tuple[int, int, int]:
     return left_right, front_back, max(1, int(_BLOCK_MM / zooms[2] + 1e-6))
 
 
-def _block_mean(data: np.ndarray, factors) -> np.ndarray:
-    """Average ``data`` over blocks of ``factors`` voxels (trailing partial blocks dropped)."""
-    n = [s // f * f for s, f in zip(data.shape, factors)]
-    d = data[: n[0], : n[1], : n[2]]
-    f0, f1, f2 = factors
-    return d.reshape(n[0] // f0, f0, n[1] // f1, f1, n[2] // f2, f2).mean(axis=(1, 3, 5))
-
-
 def _upsample(mask: np.ndarray, factors, shape) -> np.ndarray:
-    """Nearest-neighbour inverse of :func:`_block_mean` for a mask (or any array with an axis
-    per factor), padded to ``shape`` with its last block."""
+    """Nearest-neighbour inverse of :func:`refacing_lib.blocks.block_mean` for a mask (or any
+    array with an axis per factor), padded to ``shape`` with its last block."""
     up = mask
     for axis, f in enumerate(factors):
         up = np.repeat(up, f, axis=axis)
@@ -495,7 +488,7 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     sub = data[box]                      # a view: writing it writes ``data``
     factors = _block_factors(zooms)      # the head mask is only that fine anyway
     czooms = [z * f for z, f in zip(zooms, factors)]
-    head = _closed_head(_block_mean(finding.head[box].astype(np.float32), factors) > 0.5)
+    head = _closed_head(block_mean(finding.head[box].astype(np.float32), factors) > 0.5)
     # signed depth below the skin (mm); the head continues beyond the box and the field of view
     pad = [int(np.ceil((BLUR_LAYER_MM + _SURFACE_MM) / z)) for z in czooms]
     padded = np.pad(head, [(p, p) for p in pad], mode="edge")
@@ -512,8 +505,8 @@ def _blur_face(data: np.ndarray, finding: FaceFinding, zooms) -> None:
     tissue = depth > 0
     cavity = tissue & (sub < 0.5 * np.median(sub[layer & tissue]))
     kept = layer & ~cavity
-    coarse_layer = _block_mean(kept.astype(np.float32), factors)
-    coarse_value = _block_mean(sub * kept, factors)
+    coarse_layer = block_mean(kept.astype(np.float32), factors)
+    coarse_value = block_mean(sub * kept, factors)
     sigma = [_SMEAR_MM / z for z in czooms]
     idx = np.nonzero(layer)
     coords = np.stack([(i - (f - 1) / 2) / f for i, f in zip(idx, factors)])

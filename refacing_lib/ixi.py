@@ -7,8 +7,8 @@ as one flat archive, ``IXI-T1.tar`` (about 4.5 GB, 581 volumes named like
 * :func:`parse_name`, :func:`list_volumes`: the volumes and what their names say.
 * :data:`SITES`: the three acquisition sites (Table 1 of Abramian & Eklund, ISBI 2019).
 * :func:`paper_split`: the train/test split of the paper's two experiments.
-* :func:`fetch`: resumable, checksum-verified download of :data:`IXI_FILES` and safe
-  extraction of the archive.
+* :func:`fetch`: download :data:`IXI_FILES` and extract the archive (with
+  :mod:`refacing_lib.download`: resumable, checksum-verified, safe extraction).
 * :func:`load_demographics`: age, sex and site per subject from ``IXI.xls``.
 """
 
@@ -16,32 +16,27 @@ from __future__ import annotations
 
 import os
 import re
-import tarfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
 import pandas as pd
-import pooch
-import requests
+
+from . import download
 
 __all__ = [
     "IXI_FILES",
     "NAME_RE",
     "SITES",
-    "ChecksumError",
-    "FetchError",
     "IXIName",
-    "RemoteFile",
-    "ResumableDownloader",
     "Split",
-    "UnsafeArchiveError",
     "fetch",
     "list_volumes",
     "load_demographics",
     "paper_split",
+    "parse_name",
 ]
 
 NAME_RE = re.compile(r"IXI(\d{3})-(Guys|HH|IOP)-(\d{4})-T1\.nii\.gz")
@@ -263,33 +258,13 @@ def paper_split(names: Iterable[str | os.PathLike], experiment: str) -> Split:
 # --------------------------------------------------------------------------------------------
 # Download
 
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file to download.
-
-    Attributes
-    ----------
-    name : str
-        File name in the destination folder; names ending in ``.tar`` are extracted.
-    url : str
-        Where to download it from.
-    known_hash : str
-        Checksum in pooch's ``"algorithm:hexdigest"`` form, e.g. ``"md5:3490..."``.
-    """
-
-    name: str
-    url: str
-    known_hash: str
-
-
-IXI_FILES: tuple[RemoteFile, ...] = (
-    RemoteFile(
+IXI_FILES: tuple[download.RemoteFile, ...] = (
+    download.RemoteFile(
         "IXI-T1.tar",
         "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI-T1.tar",
         "md5:34901a0593b41dd19c1a1f746eac2d58",
     ),
-    RemoteFile(
+    download.RemoteFile(
         "IXI.xls",
         "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI.xls",
         "sha256:5b974cf58e9fe5101c91f594473fcd2b4c76ba2cf98fbd02d88174bd20a21c2b",
@@ -300,151 +275,29 @@ IXI_FILES: tuple[RemoteFile, ...] = (
 _IXI_SITE = "https://brain-development.org/ixi-dataset/"
 
 
-class FetchError(RuntimeError):
-    """A download or extraction of :func:`fetch` failed; the message says what to do."""
-
-
-class ChecksumError(FetchError):
-    """A downloaded file does not have the expected checksum (it has been removed)."""
-
-
-class UnsafeArchiveError(FetchError):
-    """An archive member would be written outside the destination folder."""
-
-
-class ResumableDownloader:
-    """A pooch downloader that resumes an interrupted HTTP download.
-
-    Bytes are streamed into ``part`` (``DEST/NAME.part``). If ``part`` already exists, the
-    download continues from its size with an HTTP ``Range`` request; if the server answers
-    with the whole file (status 200 instead of 206) or cannot serve the range (416), the
-    download restarts from zero. When the transfer is complete, the checksum is verified
-    and ``part`` is moved to the file pooch asked for. An interrupted transfer keeps
-    ``part`` for the next call.
-
-    Parameters
-    ----------
-    part : path-like
-        File collecting the downloaded bytes.
-    known_hash : str
-        Expected checksum, ``"algorithm:hexdigest"``.
-    progress : bool
-        Show a tqdm progress bar (bytes) on stderr.
-    chunk_size : int
-        Bytes per read.
-    timeout : float
-        Seconds to wait for the server to connect or send data.
-    """
-
-    def __init__(
-        self,
-        part: str | os.PathLike,
-        known_hash: str,
-        progress: bool = True,
-        chunk_size: int = 1 << 16,
-        timeout: float = 60.0,
-    ) -> None:
-        self.part = Path(part)
-        self.known_hash = known_hash
-        self.progress = progress
-        self.chunk_size = chunk_size
-        self.timeout = timeout
-
-    def __call__(self, url: str, output_file: str | os.PathLike, pooch_: object) -> None:
-        """Download ``url`` to ``output_file`` (the signature pooch calls downloaders with).
-
-        Parameters
-        ----------
-        url : str
-            HTTP(S) address of the file.
-        output_file : str or path-like
-            Where pooch wants the complete, verified file (pooch checks the hash again).
-        pooch_ : pooch.Pooch or None
-            Passed by pooch, unused.
-
-        Raises
-        ------
-        ChecksumError
-            If the complete download has the wrong checksum; ``part`` is removed.
-        requests.RequestException
-            If the transfer fails; ``part`` keeps the bytes received so far.
-        """
-        offset = self.part.stat().st_size if self.part.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as response:
-            resumed = response.status_code == 206 and response.headers.get(
-                "Content-Range", ""
-            ).startswith(f"bytes {offset}-")
-            if offset and not resumed and response.status_code in (206, 416):
-                # the server cannot continue from this offset: start again from zero
-                self.part.unlink()
-                self(url, output_file, pooch_)
-                return
-            response.raise_for_status()
-            if not resumed:  # status 200: the whole file
-                offset = 0
-            size = int(response.headers.get("Content-Length", 0)) or None
-            bar = None
-            if self.progress:
-                from tqdm.auto import tqdm
-
-                total = offset + size if size else None
-                bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                           desc=self.part.name.removesuffix(".part"))
-            try:
-                with open(self.part, "ab" if offset else "wb") as out:
-                    for chunk in response.iter_content(self.chunk_size):
-                        out.write(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
-
-        algorithm, _, expected = self.known_hash.rpartition(":")
-        algorithm = algorithm or "sha256"  # pooch's default for a bare hex digest
-        actual = pooch.file_hash(str(self.part), alg=algorithm)
-        if actual != expected.lower():
-            self.part.unlink()
-            name = self.part.name.removesuffix(".part")
-            raise ChecksumError(
-                f"checksum mismatch for {name}: expected {self.known_hash}, got "
-                f"{algorithm}:{actual}. The bad download was removed; re-run "
-                f"`refacing fetch-ixi {self.part.parent}` to download it again. If the "
-                f"mismatch repeats, the file on the server has changed: check {_IXI_SITE}"
-            )
-        os.replace(self.part, output_file)
-
-
 def fetch(
     dest: str | os.PathLike,
-    files: Iterable[RemoteFile] = IXI_FILES,
+    files: Iterable[download.RemoteFile] = IXI_FILES,
     extract: bool = True,
     progress: bool = True,
 ) -> Path:
     """Download the IXI files into ``dest``, verify them, and extract the T1 archive.
 
-    Each file is fetched with :func:`pooch.retrieve` and a :class:`ResumableDownloader`:
-
-    * a file already in ``dest`` with the right checksum is not downloaded again (its
-      checksum is recomputed, about ten seconds for the 4.5 GB archive);
-    * an interrupted download leaves ``NAME.part`` in ``dest``; the next call resumes it;
-    * a download with the wrong checksum is removed and raises :class:`ChecksumError`.
-
-    Archives (names ending in ``.tar``) are then extracted into ``dest``: every member is
-    checked first and the archive is refused (nothing extracted) if one would land outside
-    ``dest`` (absolute path, ``..``, link pointing outside, device file). Members already
-    extracted with the right size are skipped, so a re-run after a complete extraction only
-    reads the archive's headers. The archive itself is kept.
+    :func:`refacing_lib.download.fetch` with IXI's files and advice: an interrupted download
+    resumes on the next call, a file already there with the right checksum is not downloaded
+    again, a bad download is removed, and no archive member is written outside ``dest``.
+    Error messages say to re-run ``refacing fetch-ixi DEST``, and to check the IXI website
+    if a checksum mismatch repeats.
 
     Parameters
     ----------
     dest : str or path-like
         Destination folder, created if missing.
-    files : iterable of RemoteFile
+    files : iterable of refacing_lib.download.RemoteFile
         What to download; default :data:`IXI_FILES`.
     extract : bool
-        Extract the ``.tar`` archives after downloading.
+        Extract the ``.tar`` archives (``IXI-T1.tar``: 581 ``IXI*-T1.nii.gz`` volumes) after
+        downloading.
     progress : bool
         Show tqdm progress bars (download bytes, extracted members) on stderr.
 
@@ -455,76 +308,15 @@ def fetch(
 
     Raises
     ------
-    ChecksumError
+    refacing_lib.download.ChecksumError
         A download does not match its checksum (the bad file is removed).
-    FetchError
+    refacing_lib.download.FetchError
         A download was interrupted (re-running resumes it).
-    UnsafeArchiveError
+    refacing_lib.download.UnsafeArchiveError
         An archive member would be written outside ``dest``.
     """
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for remote in files:
-        target = dest / remote.name
-        part = dest / f"{remote.name}.part"
-        downloader = ResumableDownloader(part, remote.known_hash, progress=progress)
-        try:
-            pooch.retrieve(remote.url, remote.known_hash, fname=remote.name, path=dest,
-                           downloader=downloader)
-        except ChecksumError:
-            target.unlink(missing_ok=True)
-            raise
-        except requests.RequestException as exc:
-            kept = f"{part.stat().st_size} bytes kept in {part}" if part.exists() else "none kept"
-            raise FetchError(
-                f"download of {remote.name} from {remote.url} failed ({exc}); {kept}. "
-                f"Re-run `refacing fetch-ixi {dest}` to resume"
-            ) from exc
-        if extract and remote.name.endswith(".tar"):
-            _extract_tar(target, dest, progress)
-    return dest
-
-
-def _extract_tar(archive: Path, dest: Path, progress: bool) -> None:
-    """Extract ``archive`` into ``dest`` after checking every member; skip finished ones."""
-    root = dest.resolve()
-    with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for member in members:
-            problem = _unsafe_member(member, root)
-            if problem:
-                raise UnsafeArchiveError(
-                    f"refusing to extract {archive}: member {member.name!r} {problem}. "
-                    f"Nothing was extracted from it"
-                )
-        todo = [
-            m for m in members
-            if not (m.isfile() and (root / m.name).is_file()
-                    and (root / m.name).stat().st_size == m.size)
-        ]
-        if progress and todo:
-            from tqdm.auto import tqdm
-
-            todo = tqdm(todo, desc=f"extracting {archive.name}", unit="file")
-        for member in todo:
-            tar.extract(member, root, filter="data")
-
-
-def _unsafe_member(member: tarfile.TarInfo, root: Path) -> str:
-    """Why ``member`` may not be extracted into ``root`` (resolved), or ``""`` if it may."""
-    path = PurePosixPath(member.name)
-    if path.is_absolute() or ".." in path.parts:
-        return "has an absolute path or '..'"
-    if not (root / path).resolve().is_relative_to(root):
-        return f"would be written outside {root}"
-    if member.issym() or member.islnk():
-        link = PurePosixPath(member.linkname)
-        base = (root / path).parent if member.issym() else root
-        if link.is_absolute() or not (base / link).resolve().is_relative_to(root):
-            return f"links to {member.linkname!r}, outside {root}"
-    elif not (member.isfile() or member.isdir()):
-        return "is a device or other special file"
-    return ""
+    return download.fetch(dest, files, extract=extract, progress=progress,
+                          retry=f"re-run `refacing fetch-ixi {dest}`", homepage=_IXI_SITE)
 
 
 # --------------------------------------------------------------------------------------------

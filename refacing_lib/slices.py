@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
+from .blocks import block_mean
 from .io import Volume
 
 __all__ = ["N_SLICES", "PERCENTILE", "IMAGE_SIZE", "PIXEL_MM", "SPACINGS", "MIDPLANES",
@@ -87,16 +88,32 @@ def head_voxels(data: np.ndarray) -> np.ndarray:
 
 
 def shrink(images: np.ndarray, size: int) -> np.ndarray:
-    """Square images (..., s, s) shrunk to (..., size, size) by averaging blocks of s / size
-    pixels (``s`` a multiple of ``size``); returned as they are when ``s == size``."""
+    """Square images shrunk by averaging blocks of pixels (:func:`.blocks.block_mean`).
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (..., s, s)
+        Images (any leading axes, e.g. a batch); ``s`` a multiple of ``size``.
+    size : int
+        Side of the result in pixels; each of its pixels averages ``s / size`` x ``s / size``
+        pixels of the input.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (..., size, size)
+        The shrunk images; the input itself (as float32) when ``s == size``.
+
+    Raises
+    ------
+    ValueError
+        If ``s`` is not a multiple of ``size``.
+    """
     images = np.asarray(images, np.float32)
     s = images.shape[-1]
     if s % size:
         raise ValueError(f"images of {s} pixels cannot be shrunk to {size}")
     f = s // size
-    if f == 1:
-        return images
-    return images.reshape(*images.shape[:-2], size, f, size, f).mean(axis=(-3, -1))
+    return images if f == 1 else block_mean(images, (f, f))
 
 
 def slice_indices(volume: Volume, n: int = N_SLICES, spacing: str | float = "tight",

@@ -232,6 +232,12 @@ def test_pipelines_shuffle_pair_and_downscale(built):
     assert a.shape == (2, 64, 64, 1)
     blocks = ds.images("test", "A", slice(0, 2)).reshape(2, 64, 4, 64, 4).mean(axis=(2, 4))
     np.testing.assert_allclose(a.numpy()[..., 0], blocks, atol=1e-5)
+    shrunk = list(paired_pipeline(ds, batch_size=4, image_size=64, seed=5))
+    same = list(datasets.numpy_batches(ds, batch_size=4, image_size=64, seed=5, paired=True))
+    assert len(shrunk) == len(same) == 105 // 4                     # numpy: the same batches
+    for (a, b), (a_np, b_np) in zip(shrunk, same):
+        np.testing.assert_array_equal(a.numpy(), a_np)
+        np.testing.assert_array_equal(b.numpy(), b_np)
     assert len(list(paired_pipeline(ds, "test", batch_size=2, shuffle=False))) == 32  # 63 kept
 
     with pytest.raises(ValueError, match="image_size must divide"):

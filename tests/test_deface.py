@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from refacing_lib.deface import DefaceError, _airway, _chin, _face_region, deface, find_face
 from refacing_lib.io import Volume, _zooms, load_volume, save_volume
-from refacing_lib.metrics import deface_quality
+from refacing_lib.deface_checks import deface_quality
 
 pytestmark = pytest.mark.slow
 

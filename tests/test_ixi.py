@@ -1,4 +1,5 @@
-"""Tests of refacing_lib.ixi: names, sites, volume listing, the paper's splits, demographics."""
+"""Tests of refacing_lib.ixi: names, sites, volume listing, the download's files, the paper's
+splits, demographics."""
 
 from __future__ import annotations
 
@@ -89,6 +90,19 @@ def test_list_volumes_empty_folder_says_how_to_get_data(tmp_path):
     message = str(err.value)
     assert str(tmp_path) in message
     assert f"refacing synth --out {tmp_path}" in message and f"refacing fetch-ixi {tmp_path}" in message
+
+
+# ------------------------------------------------------------------------------------------
+# download (tests/test_download.py runs it against a local server)
+
+
+def test_ixi_files_are_the_real_archive_and_spreadsheet():
+    assert [f.name for f in ixi.IXI_FILES] == ["IXI-T1.tar", "IXI.xls"]
+    tar, xls = ixi.IXI_FILES
+    assert tar.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI-T1.tar"
+    assert tar.known_hash == "md5:34901a0593b41dd19c1a1f746eac2d58"
+    assert xls.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI.xls"
+    assert xls.known_hash == "sha256:5b974cf58e9fe5101c91f594473fcd2b4c76ba2cf98fbd02d88174bd20a21c2b"
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of refacing_lib.ixi.fetch against a local HTTP server (127.0.0.1 only, no internet).
+"""Tests of refacing_lib.download (and ixi.fetch) against a local HTTP server (127.0.0.1 only).
 
 The server serves archives the tests build: a small tar of fake IXI T1 volumes and a tiny
 IXI.xls. It records every request (path and Range header) and can ignore Range requests or
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from refacing_lib import ixi
+from refacing_lib import download, ixi
 
 MEMBERS = {
     "IXI002-Guys-0828-T1.nii.gz": random.Random(2).randbytes(300),
@@ -118,11 +118,11 @@ class Server:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
 
-    def registry(self, hashes: dict[str, str] | None = None) -> tuple[ixi.RemoteFile, ...]:
+    def registry(self, hashes: dict[str, str] | None = None) -> tuple[download.RemoteFile, ...]:
         """RemoteFiles of the served files, with their true hashes unless ``hashes`` says."""
         true = {n: md5(d) if n.endswith(".tar") else sha256(d) for n, d in self.files.items()}
         true.update(hashes or {})
-        return tuple(ixi.RemoteFile(name, self.url(name), true[name]) for name in self.files)
+        return tuple(download.RemoteFile(name, self.url(name), true[name]) for name in self.files)
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -146,18 +146,9 @@ def leftovers(folder: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------
 
 
-def test_registry_holds_the_real_ixi_files():
-    assert [f.name for f in ixi.IXI_FILES] == ["IXI-T1.tar", "IXI.xls"]
-    tar, xls = ixi.IXI_FILES
-    assert tar.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI-T1.tar"
-    assert tar.known_hash == "md5:34901a0593b41dd19c1a1f746eac2d58"
-    assert xls.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI.xls"
-    assert xls.known_hash == "sha256:5b974cf58e9fe5101c91f594473fcd2b4c76ba2cf98fbd02d88174bd20a21c2b"
-
-
 def test_good_archive_is_downloaded_verified_and_extracted(server, tmp_path):
     dest = tmp_path / "ixi"  # created by fetch
-    assert ixi.fetch(dest, server.registry(), progress=False) == dest
+    assert download.fetch(dest, server.registry(), progress=False) == dest
     assert (dest / "IXI-T1.tar").read_bytes() == server.files["IXI-T1.tar"]
     assert (dest / "IXI.xls").read_bytes() == XLS
     for name, data in MEMBERS.items():
@@ -168,13 +159,13 @@ def test_good_archive_is_downloaded_verified_and_extracted(server, tmp_path):
 
 
 def test_no_extraction_when_asked(server, tmp_path):
-    ixi.fetch(tmp_path, server.registry(), extract=False, progress=False)
+    download.fetch(tmp_path, server.registry(), extract=False, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["IXI-T1.tar", "IXI.xls"]
 
 
 def test_second_call_downloads_nothing_and_skips_extracted_members(server, tmp_path, monkeypatch):
     files = server.registry()
-    ixi.fetch(tmp_path, files, progress=False)
+    download.fetch(tmp_path, files, progress=False)
     assert len(server.requests) == 2
     (tmp_path / "IXI640-IOP-1212-T1.nii.gz").unlink()
     (tmp_path / "IXI002-Guys-0828-T1.nii.gz").write_bytes(b"truncated")
@@ -186,7 +177,7 @@ def test_second_call_downloads_nothing_and_skips_extracted_members(server, tmp_p
         return extract(tar, member, *args, **kwargs)
 
     monkeypatch.setattr(tarfile.TarFile, "extract", spy)
-    ixi.fetch(tmp_path, files, progress=False)
+    download.fetch(tmp_path, files, progress=False)
     assert len(server.requests) == 2  # the verified downloads were not fetched again
     # the missing and the wrong-size members were extracted again, the intact one was not
     assert extracted == ["IXI002-Guys-0828-T1.nii.gz", "IXI640-IOP-1212-T1.nii.gz"]
@@ -194,11 +185,11 @@ def test_second_call_downloads_nothing_and_skips_extracted_members(server, tmp_p
         assert (tmp_path / name).read_bytes() == data
 
     extracted.clear()
-    ixi.fetch(tmp_path, files, progress=False)
+    download.fetch(tmp_path, files, progress=False)
     assert extracted == [] and len(server.requests) == 2
 
 
-def test_corrupted_archive_is_removed_and_nothing_extracted(server, tmp_path):
+def test_corrupted_ixi_archive_is_removed_and_the_message_says_how_to_retry(server, tmp_path):
     good = server.files["IXI-T1.tar"]
     bad = bytearray(good)
     bad[1000] ^= 0xFF
@@ -206,21 +197,21 @@ def test_corrupted_archive_is_removed_and_nothing_extracted(server, tmp_path):
     files = server.registry(hashes={"IXI-T1.tar": md5(good)})
     (tmp_path / "IXI-T1.tar").write_bytes(b"an old broken download")  # pooch updates it
 
-    with pytest.raises(ixi.ChecksumError) as err:
+    with pytest.raises(download.ChecksumError) as err:
         ixi.fetch(tmp_path, files, progress=False)
     message = str(err.value)
     assert "IXI-T1.tar" in message
     assert md5(good) in message and md5(bytes(bad)) in message
     assert f"refacing fetch-ixi {tmp_path}" in message and "brain-development.org" in message
     assert list(tmp_path.iterdir()) == []  # bad file, .part, old file and temporaries gone
-    assert isinstance(err.value, ixi.FetchError) and isinstance(err.value, RuntimeError)
+    assert isinstance(err.value, download.FetchError) and isinstance(err.value, RuntimeError)
 
 
 def test_corrupted_spreadsheet_names_it(server, tmp_path):
     files = server.registry(hashes={"IXI.xls": sha256(b"something else")})
-    with pytest.raises(ixi.ChecksumError, match="IXI.xls") as err:
-        ixi.fetch(tmp_path, files, progress=False)
-    assert sha256(XLS) in str(err.value)
+    with pytest.raises(download.ChecksumError, match="IXI.xls") as err:
+        download.fetch(tmp_path, files, progress=False)
+    assert sha256(XLS) in str(err.value) and "call fetch again with the same dest" in str(err.value)
     assert not (tmp_path / "IXI.xls").exists() and not (tmp_path / "IXI.xls.part").exists()
 
 
@@ -238,8 +229,8 @@ def test_archive_escaping_dest_is_refused(server, tmp_path, evil, links):
         members[evil] = b"owned"
     server.files = {"IXI-T1.tar": make_tar(members, links)}
     dest = tmp_path / "dest"
-    with pytest.raises(ixi.UnsafeArchiveError) as err:
-        ixi.fetch(dest, server.registry(), progress=False)
+    with pytest.raises(download.UnsafeArchiveError) as err:
+        download.fetch(dest, server.registry(), progress=False)
     message = str(err.value)
     assert repr(evil) in message and "IXI-T1.tar" in message and "Nothing was extracted" in message
     assert sorted(p.name for p in dest.iterdir()) == ["IXI-T1.tar"]  # no member extracted
@@ -250,14 +241,14 @@ def test_archive_escaping_dest_is_refused(server, tmp_path, evil, links):
 def test_links_inside_dest_are_allowed(server, tmp_path):
     links = {"latest.nii.gz": (tarfile.SYMTYPE, "IXI002-Guys-0828-T1.nii.gz")}
     server.files = {"IXI-T1.tar": make_tar(MEMBERS, links)}
-    ixi.fetch(tmp_path, server.registry(), progress=False)
+    download.fetch(tmp_path, server.registry(), progress=False)
     assert (tmp_path / "latest.nii.gz").read_bytes() == MEMBERS["IXI002-Guys-0828-T1.nii.gz"]
 
 
 def test_resume_from_part_with_a_range_request(server, tmp_path):
     data = server.files["IXI-T1.tar"]
     (tmp_path / "IXI-T1.tar.part").write_bytes(data[:70_000])
-    ixi.fetch(tmp_path, server.registry(), progress=False)
+    download.fetch(tmp_path, server.registry(), progress=False)
     assert ("IXI-T1.tar", "bytes=70000-") in server.requests
     assert (tmp_path / "IXI-T1.tar").read_bytes() == data
     assert (tmp_path / "IXI012-HH-1211-T1.nii.gz").read_bytes() == MEMBERS["IXI012-HH-1211-T1.nii.gz"]
@@ -267,7 +258,7 @@ def test_resume_from_part_with_a_range_request(server, tmp_path):
 def test_server_ignoring_range_restarts_from_zero(server, tmp_path):
     server.honor_range = False
     (tmp_path / "IXI-T1.tar.part").write_bytes(b"garbage that must not be kept")
-    ixi.fetch(tmp_path, server.registry(), progress=False)
+    download.fetch(tmp_path, server.registry(), progress=False)
     assert server.requests[0] == ("IXI-T1.tar", "bytes=29-")  # asked, answered with 200
     assert (tmp_path / "IXI-T1.tar").read_bytes() == server.files["IXI-T1.tar"]
     assert leftovers(tmp_path) == []
@@ -276,7 +267,7 @@ def test_server_ignoring_range_restarts_from_zero(server, tmp_path):
 def test_part_longer_than_the_file_restarts_from_zero(server, tmp_path):
     data = server.files["IXI-T1.tar"]
     (tmp_path / "IXI-T1.tar.part").write_bytes(b"x" * (len(data) + 10))
-    ixi.fetch(tmp_path, server.registry(), progress=False)
+    download.fetch(tmp_path, server.registry(), progress=False)
     assert server.requests[:2] == [("IXI-T1.tar", f"bytes={len(data) + 10}-"), ("IXI-T1.tar", None)]
     assert (tmp_path / "IXI-T1.tar").read_bytes() == data
 
@@ -285,13 +276,14 @@ def test_interrupted_download_keeps_part_and_next_call_resumes(server, tmp_path)
     data = server.files["IXI-T1.tar"]
     server.cut_after = 150_000
     files = server.registry()
-    with pytest.raises(ixi.FetchError) as err:
+    with pytest.raises(download.FetchError) as err:
         ixi.fetch(tmp_path, files, progress=False)
     part = tmp_path / "IXI-T1.tar.part"
     kept = part.stat().st_size
     assert 0 < kept <= 150_000
     assert part.read_bytes() == data[:kept]
-    assert "IXI-T1.tar" in str(err.value) and str(part) in str(err.value) and "resume" in str(err.value)
+    assert "IXI-T1.tar" in str(err.value) and str(part) in str(err.value)
+    assert f"To resume, re-run `refacing fetch-ixi {tmp_path}`" in str(err.value)
     assert not (tmp_path / "IXI-T1.tar").exists()
 
     ixi.fetch(tmp_path, files, progress=False)
@@ -302,18 +294,18 @@ def test_interrupted_download_keeps_part_and_next_call_resumes(server, tmp_path)
 
 
 def test_missing_file_on_server_is_a_fetch_error(server, tmp_path):
-    files = (ixi.RemoteFile("IXI-T2.tar", server.url("IXI-T2.tar"), "md5:0"),)
-    with pytest.raises(ixi.FetchError, match="IXI-T2.tar.*404"):
-        ixi.fetch(tmp_path, files, progress=False)
+    files = (download.RemoteFile("IXI-T2.tar", server.url("IXI-T2.tar"), "md5:0"),)
+    with pytest.raises(download.FetchError, match="IXI-T2.tar.*404"):
+        download.fetch(tmp_path, files, progress=False)
 
 
 def test_progress_bars_go_to_stderr(server, tmp_path, capsys):
-    ixi.fetch(tmp_path, server.registry(), progress=True)
+    download.fetch(tmp_path, server.registry(), progress=True)
     err = capsys.readouterr().err
     assert "IXI-T1.tar" in err and "extracting IXI-T1.tar" in err and "3/3" in err
 
 
 def test_bare_hash_means_sha256_as_in_pooch(server, tmp_path):
-    files = (ixi.RemoteFile("IXI.xls", server.url("IXI.xls"), sha256(XLS).removeprefix("sha256:")),)
-    ixi.fetch(tmp_path, files, progress=False)
+    files = (download.RemoteFile("IXI.xls", server.url("IXI.xls"), sha256(XLS).removeprefix("sha256:")),)
+    download.fetch(tmp_path, files, progress=False)
     assert (tmp_path / "IXI.xls").read_bytes() == XLS
