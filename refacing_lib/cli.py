@@ -1,13 +1,15 @@
 """The ``refacing`` command line: one subcommand per course stage.
 
-Run ``refacing --help`` for the list, ``refacing SUBCOMMAND --help`` for each. The subcommands
-call the same library functions as the notebooks.
+Run ``refacing --help`` for the list, ``refacing SUBCOMMAND --help`` for each (with the
+defaults); ``python -m refacing_lib`` is the same command. The subcommands call the same
+library functions as the notebooks.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from .profiles import data_root
@@ -85,8 +87,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reface(args: argparse.Namespace) -> None:
-    from functools import partial
-
     from .batch import find_nifti, run_batch
     from .datasets import open_dataset
     from .reface import reface_dataset, reface_file
@@ -124,7 +124,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _reproduce(args: argparse.Namespace) -> None:
     from .course import reproduce
 
-    out = reproduce(args.profile, args.out)
+    out = reproduce(args.profile, args.out, progress=args.progress)
     print((out / "metrics.md").read_text())
 
 
@@ -149,12 +149,48 @@ def _notebooks(args: argparse.Namespace) -> None:
     run_notebooks(args.profile, args.out, only=args.only)
 
 
+def version() -> str:
+    """The version of the installed ``refacing`` distribution; ``refacing_lib.__version__``
+    where it is not installed (the source tree on ``PYTHONPATH``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("refacing")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, ``(default: 12)``: not for the
+    None of options without one or the True/False of flags, nor where the text already says
+    ``default:``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is argparse.SUPPRESS or isinstance(default, bool)
+                or "default:" in text
+                or not (action.option_strings or action.nargs in ("?", "*"))):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = " ".join(map(str, default))
+        shown = str(default).replace("%", "%%")      # the text is %-formatted afterwards
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``refacing`` with all its subcommands."""
     parser = argparse.ArgumentParser(
-        prog="refacing", description="Anonymize IXI T1 heads and reface them (course tools)."
+        prog="refacing", description="Anonymize IXI T1 heads and reface them (course tools).",
+        epilog="`python -m refacing_lib` is the same command.", formatter_class=HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND",
+        parser_class=partial(argparse.ArgumentParser, formatter_class=HelpFormatter))
 
     p = sub.add_parser("synth", help="generate the synthetic IXI-like cohort")
     p.add_argument("--out", type=Path, help="output folder (default: <data>/synthetic)")
@@ -186,8 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, choices=DEFACE_METHODS,
                    help="which anonymization is domain A")
     p.add_argument("--source", default="synthetic", type=_source,
-                   help="which data under the data root: synthetic, synthetic-NAME or ixi "
-                        "(default: synthetic)")
+                   help="which data under the data root: synthetic, synthetic-NAME or ixi")
     p.add_argument("--originals", type=Path, help="folder of original volumes "
                    "(default: <data>/SOURCE)")
     p.add_argument("--anonymized", type=Path, help="folder of their anonymized versions "
@@ -233,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     reface_p.add_argument("--out", type=Path, help="output folder for refaced volumes")
     reface_p.add_argument("--dataset", type=Path, help="reface a dataset split instead; "
                           "writes RUN/refaced/DATASET-SPLIT.npy")
-    reface_p.add_argument("--split", default="test", choices=("train", "test"))
+    reface_p.add_argument("--split", default="test", choices=("train", "test"),
+                          help="which split of --dataset")
     reface_p.set_defaults(func=_reface)
 
     evaluate_p = sub.choices["evaluate"]
@@ -245,16 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "experiment of a profile; write one results folder (resumable)")
     p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML file")
     p.add_argument("--out", type=Path, help="results folder (default: build/results/PROFILE)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bars (each stage still prints a line)")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("export-pretrained", help="store the course profile's trained "
                        "generators as the shipped pretrained model (float16, sha256)")
-    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS))
+    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS),
+                   help="the anonymizations whose generators to export")
     p.set_defaults(func=_export_pretrained)
 
     p = sub.add_parser("evaluate-pretrained", help="measure the shipped pretrained model on "
                        "its test subjects (regenerated from the seed)")
-    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS))
+    p.add_argument("--methods", nargs="+", choices=DEFACE_METHODS, default=list(DEFACE_METHODS),
+                   help="the anonymizations whose generators to evaluate")
     p.add_argument("--out", type=Path, default=Path("build") / "results" / "pretrained",
                    help="results folder")
     p.add_argument("--jobs", type=_positive_int, default=2, help="processes for anonymizing")

@@ -38,14 +38,16 @@ def find_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return notebooks
 
 
-def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: bool = False) -> Path:
+def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: bool = False,
+                 progress: bool = False) -> Path:
     """Make sure the data a profile reads exists; return its folder.
 
     For a synthetic ``data_source`` (``synthetic``, or ``synthetic-NAME`` for a cohort of its
     own) the cohort is generated under ``<data root>/{data_source}`` (only the subjects that
     are missing; with ``rescans`` also a second scan of each, the re-identification gallery).
     For ``data_source: ixi`` the IXI T1 volumes must already be in ``<data root>/ixi``
-    (``refacing fetch-ixi``); otherwise a clear error.
+    (``refacing fetch-ixi``); otherwise a clear error. With ``progress``, one line per
+    subject of the cohort.
     """
     source = check_source(profile.get("data_source", "synthetic"))
     if is_synthetic(source):
@@ -56,7 +58,7 @@ def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: boo
         left_out = f", {n - len(names)} left out" if len(names) < n else ""
         log(f"synthetic cohort: {n} subjects{left_out} in {folder} (generated where missing)")
         make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)), rescans=rescans,
-                    progress=False, only=names, jobs=int(profile.get("jobs", 1)))
+                    progress=progress, only=names, jobs=int(profile.get("jobs", 1)))
         return folder
     from .ixi import list_volumes
 
@@ -81,7 +83,7 @@ def cohort_names(profile: dict) -> list[str]:
 
 
 def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path,
-                    log: Callable[[str], None] = print):
+                    log: Callable[[str], None] = print, progress: bool = False):
     """Anonymize a profile's originals with ``method`` and build the slice dataset of
     ``experiment``, keeping what is already done (notebook 03's two stages).
 
@@ -95,6 +97,8 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
         Folder of the original volumes (:func:`prepare_data`'s result).
     log : callable
         Receives one line per stage.
+    progress : bool
+        Show tqdm bars of the anonymizing and the slicing on stderr.
 
     Returns
     -------
@@ -115,14 +119,14 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     label = f"{source}-{experiment}-{method}"
     log(f"{label}: anonymizing ({method}) where not done")
     report = deface_folder([originals], anonymized_dir(source, method), method,
-                           jobs=int(profile.get("jobs", 1)), progress=False)
+                           jobs=int(profile.get("jobs", 1)), progress=progress)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
                            f"anonymized with {method}; run again to retry them")
     log(f"{label}: slice dataset")
     return build_dataset(originals, anonymized_dir(source, method),
                          dataset_dir(source, experiment, method), experiment=experiment,
-                         spacing=profile.get("spacing", "tight"), progress=False, log=log)
+                         spacing=profile.get("spacing", "tight"), progress=progress, log=log)
 
 
 def kernel_config():
@@ -242,7 +246,7 @@ def experiments(profile: dict) -> list[tuple[str, str]]:
 
 
 def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
-              log: Callable[[str], None] = print) -> Path:
+              log: Callable[[str], None] = print, progress: bool = True) -> Path:
     """Run the paper's pipeline for every experiment of a profile and write the results.
 
     For each (experiment, method) of :func:`experiments`: anonymize the originals
@@ -260,6 +264,9 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
         Results folder; default ``build/results/{profile}``.
     log : callable
         Receives one line per stage.
+    progress : bool
+        Show the progress of every stage on stderr (tqdm bars; one line per generated
+        subject of a synthetic cohort).
 
     Returns
     -------
@@ -280,19 +287,20 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     name = params.get("profile", Path(str(profile)).stem)
     out_dir = Path(out_dir or Path("build") / "results" / name)
     source = params.get("data_source", "synthetic")
-    originals = prepare_data(params, log, rescans=True)
+    originals = prepare_data(params, log, rescans=True, progress=progress)
     config = TrainConfig.from_profile(params)
     evaluations = []
     for experiment, method in experiments(params):
         label = f"{source}-{experiment}-{method}"
-        dataset = prepare_dataset(params, experiment, method, originals, log)
+        dataset = prepare_dataset(params, experiment, method, originals, log, progress)
         log(f"{label}: training ({config.epochs} epochs at {config.image_size} px)")
-        result = train(dataset, run_dir(source, experiment, method), config, log=log)
+        result = train(dataset, run_dir(source, experiment, method), config, log=log,
+                       progress=progress)
         if result.interrupted:
             raise KeyboardInterrupt(f"{label}: training interrupted at step {result.step}; "
                                     "run the same command again to resume")
         log(f"{label}: evaluating")
-        evaluations.append(evaluate_run(source, experiment, method))
+        evaluations.append(evaluate_run(source, experiment, method, progress=progress))
     markdown = write_results(evaluations, out_dir)
     log(f"results: {markdown}")
     return out_dir

@@ -128,8 +128,8 @@ def _by_subject(values: np.ndarray, names: pd.Series) -> tuple[list[str], np.nda
     return subjects, values.reshape(len(subjects), N_SLICES, *values.shape[1:])
 
 
-def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int
-                     ) -> tuple[list[str], np.ndarray, str]:
+def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int,
+                     progress: bool = False) -> tuple[list[str], np.ndarray, str]:
     """The faces the attacker matches against: one per subject of the dataset.
 
     If ``originals/rescans`` holds a second scan of every subject (the synthetic cohort's
@@ -144,6 +144,8 @@ def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int
         The folder of the original volumes the dataset was built from.
     size : int
         Image size of the probes (the generator's).
+    progress : bool
+        Show a tqdm progress bar (second scans read) on stderr.
 
     Returns
     -------
@@ -157,8 +159,11 @@ def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int
     names = list(dict.fromkeys(dataset.metadata["name"]))
     rescans = Path(originals) / "rescans"
     if all((rescans / name).is_file() for name in names):
+        from tqdm.auto import tqdm
+
         profiles = [face_profile(shrink(subject_slices(load_volume(rescans / name))["original"],
-                                        size)) for name in names]
+                                        size))
+                    for name in tqdm(names, desc="gallery", unit="subject", disable=not progress)]
         return names, np.stack(profiles), f"second scans of all {len(names)} subjects"
     profiles = []
     for split in ("train", "test"):
@@ -188,7 +193,7 @@ def average_face(dataset: SliceDataset, size: int) -> np.ndarray:
 
 
 def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndarray, str],
-             average: np.ndarray | None = None) -> Evaluation:
+             average: np.ndarray | None = None, progress: bool = False) -> Evaluation:
     """Reface a dataset's test slices and measure them as in the paper, plus re-identification.
 
     Parameters
@@ -202,6 +207,8 @@ def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndar
     average : numpy.ndarray, shape (21, size, size), optional
         The average face of the baseline; default :func:`average_face` of the dataset's
         training split (give it for a test-only dataset).
+    progress : bool
+        Show a tqdm progress bar of the refacing (images) on stderr.
 
     Returns
     -------
@@ -212,7 +219,7 @@ def evaluate(dataset: SliceDataset, generator, gallery: tuple[list[str], np.ndar
     test.insert(test.columns.get_loc("slice") + 1, "position", _positions(test))
     original = shrink(dataset.images("test", "B"), size)
     anonymized = shrink(dataset.images("test", "A"), size)
-    refaced = reface_dataset(generator, dataset, "test")
+    refaced = reface_dataset(generator, dataset, "test", progress=progress)
     changed = np.abs(anonymized - original) > CHANGE_TOLERANCE
     scores = test
     for version, images in (("anonymized", anonymized), ("refaced", refaced)):
@@ -275,7 +282,7 @@ def evaluate_volume(generator, original: Volume, anonymized: Volume,
 
 
 def evaluate_run(source: str, experiment: str, method: str, run: str | Path | None = None,
-                 volume: bool = True) -> Evaluation:
+                 volume: bool = True, progress: bool = False) -> Evaluation:
     """Evaluate the trained run of one experiment, reading the course's data folders.
 
     The dataset is ``profiles.dataset_dir(source, experiment, method)``, the generator the
@@ -293,6 +300,8 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
         The training's run folder.
     volume : bool
         Also reface the first test subject's whole head (:func:`evaluate_volume`).
+    progress : bool
+        Show tqdm progress bars (gallery scans read, test slices refaced) on stderr.
 
     Returns
     -------
@@ -310,8 +319,9 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
 
     dataset = open_dataset(dataset_dir(source, experiment, method))
     generator = load_generator(run or run_dir(source, experiment, method))
-    gallery = gallery_profiles(dataset, data_root() / source, generator.input_shape[1])
-    result = evaluate(dataset, generator, gallery)
+    gallery = gallery_profiles(dataset, data_root() / source, generator.input_shape[1],
+                               progress=progress)
+    result = evaluate(dataset, generator, gallery, progress=progress)
     if volume:
         result.volume = evaluate_first_head(result, generator, data_root() / source,
                                             anonymized_dir(source, method))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,7 +337,8 @@ def load_demographics(
     Parameters
     ----------
     xls_path : str or path-like
-        The ``IXI.xls`` spreadsheet (old Excel format, read with xlrd).
+        The ``IXI.xls`` spreadsheet (old Excel format; read with pandas' ``calamine`` engine,
+        which also reads .xlsx and .ods).
     names : iterable of str or path-like, optional
         IXI T1 file names or paths; their site fills the ``site`` column, and their subjects
         get a row even when the spreadsheet lacks them (age and sex missing).
@@ -362,11 +362,8 @@ def load_demographics(
     if not path.is_file():
         raise FileNotFoundError(f"IXI demographics file not found: {path}")
     try:
-        with warnings.catch_warnings():
-            # pandas 3 deprecates its xlrd engine, the only one for .xls in our dependencies
-            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
-            raw = pd.read_excel(path, sheet_name="Table", engine="xlrd")
-    except Exception as exc:  # xlrd fails on corrupt files with many exception types
+        raw = pd.read_excel(path, sheet_name="Table", engine="calamine")
+    except Exception as exc:  # calamine's own error, pandas' ValueError for a missing sheet, ...
         raise ValueError(
             f"{path} is not a readable IXI .xls file with a 'Table' sheet: {exc}"
         ) from exc

@@ -49,7 +49,7 @@ def reface_images(generator, images: np.ndarray, batch_size: int = 8) -> np.ndar
 
 
 def reface_dataset(generator, dataset, split: str = "test", out: str | Path | None = None,
-                   batch_size: int = 8) -> np.ndarray:
+                   batch_size: int = 8, progress: bool = False) -> np.ndarray:
     """Reface every anonymized (A) image of a dataset split.
 
     Parameters
@@ -61,15 +61,25 @@ def reface_dataset(generator, dataset, split: str = "test", out: str | Path | No
     out : str or Path, optional
         Also save the result there as ``.npy`` (float32), rows in the order of the split's
         metadata.
+    batch_size : int
+        Images per call of the generator.
+    progress : bool
+        Show a tqdm progress bar (images) on stderr.
 
     Returns
     -------
     numpy.ndarray of float32, shape (n, g, g)
         Row i is the refacing of ``dataset.images(split, "A", i)`` at the generator's size.
     """
+    from tqdm.auto import tqdm
+
     n = len(dataset.arrays[split, "A"])
-    parts = [reface_images(generator, dataset.images(split, "A", slice(i, i + 64)), batch_size)
-             for i in range(0, n, 64)]
+    parts = []
+    with tqdm(total=n, desc=f"reface ({split})", unit="image", disable=not progress) as bar:
+        for i in range(0, n, 64):
+            parts.append(reface_images(generator, dataset.images(split, "A", slice(i, i + 64)),
+                                       batch_size))
+            bar.update(len(parts[-1]))
     refaced = np.concatenate(parts)
     if out is not None:
         out = Path(out)

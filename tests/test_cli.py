@@ -1,14 +1,21 @@
 """The `refacing` console command: subcommands, arguments and error messages."""
 
+import argparse
+import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+import refacing_lib
 from refacing_lib import cli
 from refacing_lib.io import load_volume
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_console_script_is_installed():
@@ -19,6 +26,112 @@ def test_console_script_is_installed():
 
 
 @pytest.mark.slow
+def test_version_is_the_package_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"refacing {metadata.version('refacing')}\n"
+
+
+def test_version_without_an_installed_distribution(monkeypatch):
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert cli.version() == refacing_lib.__version__
+
+
+def test_python_m_refacing_lib_is_the_same_command():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    run = [sys.executable, "-m", "refacing_lib"]
+    out = subprocess.run(run + ["--help"], capture_output=True, text=True, check=True,
+                         env=env, cwd=ROOT).stdout
+    assert out == cli.build_parser().format_help()
+    version = subprocess.run(run + ["--version"], capture_output=True, text=True, check=True,
+                             env=env, cwd=ROOT).stdout
+    assert version == f"refacing {cli.version()}\n"
+    bad = subprocess.run(run + ["synth", "--jobs", "0"], capture_output=True, text=True,
+                         env=env, cwd=ROOT)
+    assert bad.returncode == 2 and "must be at least 1, got 0" in bad.stderr
+
+
+def _subcommands():
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+@pytest.mark.parametrize("name", sorted(_subcommands()))
+def test_every_help_shows_the_defaults_once(name):
+    parser = _subcommands()[name]
+    text = " ".join(parser.format_help().split())
+    formatter = cli.HelpFormatter(parser.prog)
+    for action in parser._actions:
+        if action.help is argparse.SUPPRESS or action.dest == "help":
+            continue
+        assert action.help, f"{name} {action.option_strings}: no help text"
+        shown = formatter._get_help_string(action)
+        assert shown.count("default:") <= 1, f"{name}: {shown!r} names its default twice"
+        default = action.default
+        if default is None or isinstance(default, bool):
+            continue
+        if isinstance(default, list):
+            default = " ".join(default)
+        assert f"(default: {default})" in text, f"{name} {action.option_strings}"
+
+
+def test_help_formatter_skips_defaults_that_say_nothing():
+    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
+    parser.add_argument("--n", type=int, default=0, help="zero is shown")
+    parser.add_argument("--flag", action="store_true", help="a flag")
+    parser.add_argument("--off", dest="on", action="store_false", help="an inverted flag")
+    parser.add_argument("--out", help="where (default: somewhere)")
+    parser.add_argument("--percent", default="50%", help="a percentage")
+    parser.add_argument("names", nargs="*", default=["a", "b"], help="names")
+    text = " ".join(parser.format_help().split())
+    assert "zero is shown (default: 0)" in text
+    assert "a percentage (default: 50%)" in text
+    assert "names (default: a b)" in text
+    assert "where (default: somewhere) " in text and text.count("default:") == 4
+
+
+def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, capsys):
+    """`refacing reproduce` passes progress on to cohort generation, anonymizing, slicing,
+    training and evaluating (the stages are replaced by recorders)."""
+    monkeypatch.setenv("REFACING_DATA", str(tmp_path / "data"))
+    calls = []
+
+    def stage(name, result=None):
+        def record(*args, **kwargs):
+            calls.append((name, kwargs.get("progress")))
+            return result
+        return record
+
+    def write_results(evaluations, out):
+        out.mkdir(parents=True)
+        (out / "metrics.md").write_text(f"{len(evaluations)} evaluations\n")
+        return out / "metrics.md"
+
+    monkeypatch.setattr("refacing_lib.synthetic.make_cohort", stage("cohort"))
+    monkeypatch.setattr("refacing_lib.deface.deface_folder",
+                        stage("anonymize", SimpleNamespace(ok=True)))
+    monkeypatch.setattr("refacing_lib.datasets.build_dataset", stage("slices", tmp_path))
+    monkeypatch.setattr("refacing_lib.training.train",
+                        stage("train", SimpleNamespace(interrupted=False)))
+    monkeypatch.setattr("refacing_lib.evaluation.evaluate_run", stage("evaluate", "result"))
+    monkeypatch.setattr("refacing_lib.evaluation.write_results", write_results)
+    stages = ["cohort"] + ["anonymize", "slices", "train", "evaluate"] * 2  # quick: 2 runs
+
+    assert cli.main(["reproduce", "--out", str(tmp_path / "results")]) == 0
+    assert calls == [(name, True) for name in stages]
+    assert "2 evaluations" in capsys.readouterr().out
+
+    calls.clear()
+    assert cli.main(["reproduce", "--out", str(tmp_path / "quiet"), "--no-progress"]) == 0
+    assert calls == [(name, False) for name in stages]
+
+
 def test_synth_twice_with_one_seed_gives_identical_arrays(tmp_path, capsys):
     for run in ("a", "b"):
         assert cli.main(["synth", "--out", str(tmp_path / run), "--subjects", "2", "--seed", "7"]) == 0

@@ -241,22 +241,9 @@ def test_split_rejects_non_ixi_names():
 
 COLUMNS = ["IXI_ID", "SEX_ID (1=m, 2=f)", "HEIGHT", "WEIGHT", "ETHNIC_ID", "MARITAL_ID",
            "OCCUPATION_ID", "QUALIFICATION_ID", "DOB", "DATE_AVAILABLE", "STUDY_DATE", "AGE"]
-
-
-def write_xls(path: Path, rows, sheet: str = "Table", columns=COLUMNS) -> Path:
-    import xlwt
-
-    book = xlwt.Workbook()
-    table = book.add_sheet(sheet)
-    for j, column in enumerate(columns):
-        table.write(0, j, column)
-    for i, row in enumerate(rows, start=1):
-        for j, value in enumerate(row):
-            if value is not None:
-                table.write(i, j, value)
-    book.add_sheet("Ethnicity").write(0, 0, "ETHNIC_ID")
-    book.save(str(path))
-    return path
+#: A tiny IXI.xls in the real file's old Excel (BIFF8) format and layout: sheet "Table" with the
+#: columns above, the lookup sheets, date cells and the rows of ``ROWS`` (see tests/data/README.md).
+XLS_FIXTURE = Path(__file__).parent / "data" / "IXI.xls"
 
 
 def row(ixi_id, sex, age, height=170):
@@ -264,22 +251,54 @@ def row(ixi_id, sex, age, height=170):
     return [ixi_id, sex, height, 70, 1, 2, 1, 5, "1968-02-22", 1, "2005-11-18", age]
 
 
-@pytest.fixture
-def ixi_xls(tmp_path):
-    rows = [
-        row(2, 2, 35.8),
-        row(12, 1, 38.78),
-        row(13, 1, 0),  # age 0: missing
-        row(14, 0, 50.25),  # sex 0: missing
-        row(219, 1, 61.2),
-        row(219, 1, 61.2),  # identical duplicate
-        row(328, 2, 30.1),
-        row(328, 1, 31.0, height=180),  # conflicting duplicate: the first row wins
-        row(500, 0, 0),
-        row(500, 1, 44.5),  # the first non-missing value per column
-        row(None, None, None),  # an empty row
-    ]
-    return write_xls(tmp_path / "IXI.xls", rows)
+#: The IXI quirks the demographics must handle; tests/data/IXI.xls holds the same IDs, sexes
+#: and ages in this order.
+ROWS = [
+    row(2, 2, 35.8),
+    row(12, 1, 38.78),
+    row(13, 1, 0),  # age 0: missing
+    row(14, 0, 50.25),  # sex 0: missing
+    row(219, 1, 61.2),
+    [None] * len(COLUMNS),  # an empty row
+    row(219, 1, 61.2),  # identical duplicate
+    row(328, 2, 30.1),
+    row(328, 1, 31.0, height=180),  # conflicting duplicate: the first row wins
+    row(500, 0, 0),
+    row(500, 1, 44.5),  # the first non-missing value per column
+]
+
+
+def write_xlsx(path: Path, rows, sheet: str = "Table", columns=COLUMNS) -> Path:
+    """A spreadsheet like IXI.xls in the current Excel format (openpyxl writes it; the old
+    .xls format has no maintained writer), with a lookup sheet after ``sheet``."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame(rows, columns=columns).to_excel(writer, sheet_name=sheet, index=False)
+        pd.DataFrame({"ETHNIC_ID": [1], "ETHNIC": ["example"]}).to_excel(
+            writer, sheet_name="Ethnicity", index=False)
+    return path
+
+
+@pytest.fixture(params=["xls", "xlsx"])
+def ixi_xls(request, tmp_path):
+    """The committed .xls fixture, and the same rows written as .xlsx."""
+    if request.param == "xls":
+        return XLS_FIXTURE
+    return write_xlsx(tmp_path / "IXI.xlsx", ROWS)
+
+
+def test_xls_fixture_is_the_old_excel_format_with_ixi_layout():
+    """tests/data/IXI.xls is a BIFF8 workbook (OLE2 compound file), as the real IXI.xls, with
+    its sheets and columns and the rows of ``ROWS``."""
+    assert XLS_FIXTURE.read_bytes()[:8] == bytes.fromhex("d0cf11e0a1b11ae1")
+    sheets = pd.read_excel(XLS_FIXTURE, sheet_name=None, engine="calamine")
+    assert list(sheets) == ["Table", "Ethnicity", "Marital Status", "Occupation",
+                            "Qualification"]
+    table = sheets["Table"]
+    assert list(table.columns) == COLUMNS
+    expected = pd.DataFrame(ROWS, columns=COLUMNS)
+    for column in ("IXI_ID", "SEX_ID (1=m, 2=f)", "AGE"):
+        assert table[column].astype(float).equals(expected[column].astype(float)), column
+    assert pd.api.types.is_datetime64_any_dtype(table["DOB"])  # date cells, as in IXI.xls
 
 
 def test_demographics_values(ixi_xls):
@@ -317,23 +336,27 @@ def test_demographics_missing_file(tmp_path):
         ixi.load_demographics(tmp_path / "absent.xls")
 
 
-def test_demographics_unreadable_file(tmp_path):
+@pytest.mark.parametrize("content", ["text", "truncated"])
+def test_demographics_unreadable_file(tmp_path, content):
     bad = tmp_path / "IXI.xls"
-    bad.write_text("IXI_ID,AGE\n2,35.8\n")
+    if content == "text":
+        bad.write_text("IXI_ID,AGE\n2,35.8\n")
+    else:  # a download cut short
+        bad.write_bytes(XLS_FIXTURE.read_bytes()[:3000])
     with pytest.raises(ValueError, match="not a readable IXI .xls") as err:
         ixi.load_demographics(bad)
     assert str(bad) in str(err.value)
 
 
 def test_demographics_without_table_sheet(tmp_path):
-    path = write_xls(tmp_path / "other.xls", [row(2, 2, 35.8)], sheet="Sheet1")
+    path = write_xlsx(tmp_path / "other.xlsx", [row(2, 2, 35.8)], sheet="Sheet1")
     with pytest.raises(ValueError, match="'Table'") as err:
         ixi.load_demographics(path)
     assert str(path) in str(err.value)
 
 
 def test_demographics_without_age_column(tmp_path):
-    path = write_xls(tmp_path / "IXI.xls", [[2, 2]], columns=["IXI_ID", "SEX_ID (1=m, 2=f)"])
+    path = write_xlsx(tmp_path / "IXI.xlsx", [[2, 2]], columns=["IXI_ID", "SEX_ID (1=m, 2=f)"])
     with pytest.raises(ValueError, match=r"\['AGE'\]") as err:
         ixi.load_demographics(path)
     assert str(path) in str(err.value)

@@ -64,8 +64,11 @@ def test_reface_file_keeps_storage_and_uses_the_changed_mask(tmp_path):
 
 
 @pytest.mark.slow
-def test_reface_dataset_follows_the_split_order(slice_dataset, tmp_path):
-    out = reface_dataset(_identity(64), slice_dataset, "test", out=tmp_path / "test.npy")
+def test_reface_dataset_follows_the_split_order(slice_dataset, tmp_path, capsys):
+    out = reface_dataset(_identity(64), slice_dataset, "test", out=tmp_path / "test.npy",
+                         progress=True)
+    err = capsys.readouterr().err
+    assert "reface (test): 100%" in err and "63/63" in err
     assert out.shape == (63, 64, 64)
     expected = slice_dataset.images("test", "A").reshape(63, 64, 4, 64, 4).mean(axis=(2, 4))
     np.testing.assert_allclose(out, expected, atol=1e-5)
