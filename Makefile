@@ -37,11 +37,11 @@ reproduce-full: $(STAMP)
 	$(BIN)/refacing reproduce --profile full --out build/full/results
 	$(BIN)/refacing notebooks --profile full --out build/full
 
-# Two pytest-xdist workers: a 2-core machine runs the suite in about two thirds of the time.
-# The notebook tests share one worker (tests/conftest.py). TEST_JOBS=0: one process.
+# Two pytest-xdist workers, a test file each at a time; the notebook tests and the others of
+# the course data root run in one of them (tests/conftest.py). TEST_JOBS=0: one process.
 TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 # jupyter/ holds the course's Jupyter set-up; binder/start puts it on the same paths on Binder.
 lab: $(STAMP)

@@ -8,31 +8,38 @@ import numpy as np
 import pytest
 
 
+#: The test files of the course data root (``course_root`` below): the notebooks, their
+#: solutions and the pretrained model, the longest chain of the suite.
+COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_pretrained.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), the tests of the
-    course data root (notebooks, solutions, the pretrained model) run in one worker, in their
-    order, so each stage of that data root is built once."""
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            if "in_course_root" in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group("course"))
+    """The tests of the course files come first, in their order."""
+    first = [item for item in items if item.nodeid.split("::")[0] in COURSE_FILES]
+    items[:] = first + [item for item in items if item not in set(first)]
 
 
-@pytest.fixture
-def ras_volume():
-    """A small RAS volume whose halves differ, with its affine and voxel sizes.
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:       # pytest-xdist is in requirements.txt; without it pytest runs alone
+    LoadFileScheduling = None
 
-    Shape (12, 16, 20), voxels 1.2 x 0.9375 x 0.9375 mm. Every voxel's value encodes its RAS
-    indices (``100 * i + 10 * (j % 10) + k % 10 + 1``), so any flip or transpose is visible, and a
-    bright marker sits in the right-anterior-superior corner.
-    """
-    i, j, k = np.indices((12, 16, 20))
-    data = (100 * i + 10 * (j % 10) + k % 10 + 1).astype(np.float32)
-    data[-2:, -2:, -2:] = 5000
-    zooms = (1.2, 0.9375, 0.9375)
-    affine = np.diag(zooms + (1.0,))
-    affine[:3, 3] = (-7.0, -7.5, -9.0)
-    return data, affine, zooms
+if LoadFileScheduling is not None:
+    class CourseFileScheduling(LoadFileScheduling):
+        """``--dist loadfile`` with the course files as one unit of work: one worker runs them
+        in order, so each stage of the course data root is built once, while the others take
+        the remaining files (a file's fixtures are built once too)."""
+
+        def _split_scope(self, nodeid):
+            path = super()._split_scope(nodeid)
+            return "course" if path in COURSE_FILES else path
+
+    def pytest_xdist_make_scheduler(config, log):
+        """``make test`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``: the course
+        unit, first in the collection, goes to the first worker at once."""
+        if config.getvalue("dist") == "loadfile":
+            return CourseFileScheduling(config, log)
+        return None
 
 
 # ---- synthetic cohort fixtures (refacing_lib.synthetic) -------------------------------------
