@@ -3,7 +3,7 @@ data root for the notebook tests) and the order in which pytest-xdist's workers 
 
 import os
 
-# A pytest-xdist worker (``make test``) shares the cores with another: one thread each for
+# A pytest-xdist worker (``make test TEST_JOBS=2``) shares the cores with another: one thread each for
 # TensorFlow and BLAS, here and in the kernels and processes the tests start. Two workers of
 # one TensorFlow training each on 2 cores took 50 s, against 58 s with the default threads.
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -47,8 +47,8 @@ if LoadFileScheduling is not None:
             return "course" if path in COURSE_FILES else path
 
     def pytest_xdist_make_scheduler(config, log):
-        """``make test`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``: the course
-        unit, first in the collection, goes to the first worker at once."""
+        """``make test TEST_JOBS=2`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``: the
+        course unit, first in the collection, goes to the first worker at once."""
         if config.getvalue("dist") == "loadfile":
             return CourseFileScheduling(config, log)
         return None
