@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .head_masks import bounding_box, within
+
 __all__ = ["deface_quality", "profile_detail"]
 
 
@@ -42,11 +44,14 @@ def deface_quality(original: np.ndarray, defaced: np.ndarray, truth: dict, zooms
     """
     changed = defaced != original
     head, face = truth["head"], truth["face"]
-    band = ndi.distance_transform_edt(~face, sampling=zooms) <= 5.0
-    other = head & ~band
-    pad = 20
-    depth = ndi.distance_transform_edt(np.pad(head, pad, mode="edge"), sampling=zooms)
-    depth = depth[(slice(pad, -pad),) * 3]
+    other = head & ~within(face, 5.0, zooms)
+    # depth under the skin (mm), needed on the face and the changed voxels only: the distance
+    # transform runs over their bounding box grown by 15 mm, which holds every voxel outside
+    # the head closer than that to them (the array's border does not count as skin)
+    depth = np.zeros(head.shape)
+    box = bounding_box(face | changed, zooms, 15.0 + max(zooms))
+    if box is not None:
+        depth[box] = ndi.distance_transform_edt(head[box], sampling=zooms)
     skin_face = face & (depth <= 8.0)
     before = profile_detail(original, face, zooms)
     return {
