@@ -319,8 +319,8 @@ for method, row in rows.items():
 # ```
 #
 # These are the folders where the next notebooks look for the anonymized volumes (notebook 03
-# runs the same thing from Python with `deface_folder`). On the real IXI (581 volumes) it takes
-# a while. We do not run it here.
+# does the same from Python with `deface_folders`, both methods at once). On the real IXI
+# (581 volumes) it takes a while. We do not run it here.
 
 # %% [markdown]
 # ## Compare the three versions slice by slice

@@ -55,7 +55,7 @@ import numpy as np
 from refacing_lib import ixi, plotting, synthetic
 from refacing_lib.datasets import (build_dataset, cyclegan_pipeline, dataset_plan, open_dataset,
                                    paired_pipeline)
-from refacing_lib.deface import METHODS, deface_folder
+from refacing_lib.deface import METHODS, deface_folders
 from refacing_lib.io import load_volume
 from refacing_lib.profiles import anonymized_dir, data_root, dataset_dir
 from refacing_lib.slices import (N_SLICES, PERCENTILE, SPACINGS, midsagittal_index,
@@ -83,8 +83,9 @@ from refacing_lib.widgets import DatasetBrowser
 # ## The data: originals and their anonymized versions
 #
 # The slices need each volume in three versions: original, blurred and removed. The cell below
-# anonymizes every subject with `deface_folder`, the function behind `refacing deface`; it
-# skips the volumes already done, so it is quick the second time.
+# anonymizes every subject both ways with `deface_folders` (`deface_folder`, the function
+# behind `refacing deface`, for several methods: it finds each face once for both); it skips
+# the volumes already done, so it is quick the second time.
 
 # %%
 folder = Path(data_dir) if data_dir else data_root() / data_source
@@ -92,10 +93,9 @@ if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: {synthetic_subjects} generated heads in {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)
-for method in METHODS:
-    report = deface_folder([folder], anonymized_dir(data_source, method), method, jobs=jobs,
-                           progress=False)
-    print(f"{method}: {report.summary()}")
+report = deface_folders([folder], {m: anonymized_dir(data_source, m) for m in METHODS},
+                        jobs=jobs, progress=False)
+print(report.summary())
 
 # %% [markdown]
 # ## Training and test subjects

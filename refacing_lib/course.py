@@ -87,6 +87,10 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     """Anonymize a profile's originals with ``method`` and build the slice dataset of
     ``experiment``, keeping what is already done (notebook 03's two stages).
 
+    The originals are anonymized with every method of the profile's experiments at once
+    (:func:`refacing_lib.deface.deface_folders`: each face is found once), so the next
+    experiment finds its volumes done.
+
     Parameters
     ----------
     profile : dict
@@ -112,17 +116,18 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
         running again retries only the failed ones).
     """
     from .datasets import build_dataset
-    from .deface import deface_folder
+    from .deface import deface_folders
     from .profiles import anonymized_dir, dataset_dir
 
     source = profile.get("data_source", "synthetic")
     label = f"{source}-{experiment}-{method}"
-    log(f"{label}: anonymizing ({method}) where not done")
-    report = deface_folder([originals], anonymized_dir(source, method), method,
-                           jobs=int(profile.get("jobs", 1)), progress=progress)
+    methods = dict.fromkeys([method] + [m for _, m in experiments(profile)])
+    log(f"{label}: anonymizing ({', '.join(methods)}) where not done")
+    report = deface_folders([originals], {m: anonymized_dir(source, m) for m in methods},
+                            jobs=int(profile.get("jobs", 1)), progress=progress)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
-                           f"anonymized with {method}; run again to retry them")
+                           f"anonymized with {', '.join(methods)}; run again to retry them")
     log(f"{label}: slice dataset")
     return build_dataset(originals, anonymized_dir(source, method),
                          dataset_dir(source, experiment, method), experiment=experiment,

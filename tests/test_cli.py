@@ -114,7 +114,7 @@ def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, caps
         return out / "metrics.md"
 
     monkeypatch.setattr("refacing_lib.synthetic.make_cohort", stage("cohort"))
-    monkeypatch.setattr("refacing_lib.deface.deface_folder",
+    monkeypatch.setattr("refacing_lib.deface.deface_folders",
                         stage("anonymize", SimpleNamespace(ok=True)))
     monkeypatch.setattr("refacing_lib.datasets.build_dataset", stage("slices", tmp_path))
     monkeypatch.setattr("refacing_lib.training.train",

@@ -488,3 +488,38 @@ def test_smoothed_head_is_defaced_without_touching_its_brain(synth_ixi_cohort, s
     # measured: 0.900 and 0.988 of the face zeroed, 0.135 and 0.176 of the skin layer changed
     assert q["remove"]["face_zeroed"] >= 0.85 and q["remove"]["other_changed"] <= 0.02
     assert q["blur"]["skin_face_change"] >= 0.1
+
+
+def test_both_methods_at_once_find_each_face_once(synth_ixi_cohort, tmp_path, monkeypatch):
+    """``deface_folders`` writes what ``deface_folder`` writes for each method alone, finding
+    the face once for both; run again, it writes only a method whose output is missing."""
+    from refacing_lib import deface as module
+    from refacing_lib.deface import METHODS, changed_mask_path, deface_folder, deface_folders
+
+    source = synth_ixi_cohort[1][1]
+    alone = {m: tmp_path / "alone" / m for m in METHODS}
+    for method, out in alone.items():
+        assert deface_folder([source], out, method, progress=False).done == [source]
+    found = []
+    real = module.find_face
+    monkeypatch.setattr(module, "find_face", lambda volume: found.append(1) or real(volume))
+    both = {m: tmp_path / "both" / m for m in METHODS}
+    assert deface_folders([source], both, progress=False).done == [source]
+    assert len(found) == 1
+    for method in METHODS:
+        for path in (both[method] / source.name, changed_mask_path(both[method] / source.name)):
+            twin = load_volume(alone[method] / path.name)
+            np.testing.assert_array_equal(load_volume(path).data, twin.data)
+            np.testing.assert_array_equal(load_volume(path).affine, twin.affine)
+    blurred = both["blur"] / source.name
+    stamp = blurred.stat().st_mtime_ns
+    (both["remove"] / source.name).unlink()                   # an interrupted second method
+    assert deface_folders([source], both, progress=False).done == [source]
+    assert len(found) == 2 and (both["remove"] / source.name).is_file()
+    assert blurred.stat().st_mtime_ns == stamp
+    assert deface_folders([source], both, progress=False).skipped == [source]
+    assert len(found) == 2
+    with pytest.raises(ValueError, match="method must be one of blur, remove; got 'smudge'"):
+        deface_folders([source], {"smudge": tmp_path / "x"})
+    with pytest.raises(ValueError, match="got none"):
+        deface_folders([source], {})
