@@ -29,9 +29,10 @@
 # * what all this means for sharing anonymized MRI.
 #
 # **Time**: about 30 minutes of reading. Running it takes 1-2 minutes for the measures, about
-# 3 more the first time, to regenerate and anonymize the pretrained model's 17 test subjects,
-# and 1-2 more if a training it evaluates is not there yet (the quick profile evaluates the
-# removal run of notebook 05 and trains the blurring run here if you did not).
+# 6 more the first time, to regenerate and anonymize the pretrained model's 17 test subjects
+# and measure the pretrained model on them, and 1-2 more if a training it evaluates is not
+# there yet (the quick profile evaluates the removal run of notebook 05 and trains the
+# blurring run here if you did not).
 #
 # **You need**: notebooks `03_slicing_and_datasets` (the datasets) and `05_training`.
 
@@ -326,12 +327,12 @@ print((results / "metrics.md").read_text())
 # subjects were never seen in training. `evaluate_pretrained` regenerates them from the seed,
 # anonymizes them both ways, checks the shipped weights' sha256, and measures them exactly as
 # above, with a gallery of the test subjects' second scans. Enough probes now for the
-# identification rates to mean something, within their intervals.
+# identification rates to mean something, within their intervals. The results are kept in
+# the data root (`pretrained-results/`): running this notebook again shows them at once.
 
 # %%
 pretrained_results = results / "pretrained"
-pretrained_evaluations = evaluate_pretrained(pretrained_results, log=lambda line: None)
-print((pretrained_results / "metrics.md").read_text())
+print(evaluate_pretrained(pretrained_results, log=lambda line: None).read_text())
 
 # %% [markdown]
 # Figs. 1, 2 and 3 for the pretrained model: blurred faces, removed faces, and all 21 slices

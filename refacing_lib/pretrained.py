@@ -25,6 +25,7 @@ face to the right, at the model's size (``image_size`` of its config).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import shutil
 from dataclasses import asdict
@@ -247,7 +248,8 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
 
     Writes, under the data root, only what is missing: the test subjects and their second
     scans (the attack's gallery) in ``synthetic-course/``, their anonymized volumes in
-    ``anonymized/{method}/synthetic-course/`` and a test-only slice dataset in
+    ``anonymized/{m}/synthetic-course/`` for every method ``m`` of the pretrained models (each
+    face found once for all) and a test-only slice dataset in
     ``datasets/synthetic-course-test-all-{method}/``.
 
     Returns
@@ -255,7 +257,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     refacing_lib.datasets.SliceDataset
     """
     from .datasets import build_dataset, open_dataset
-    from .deface import deface_folder
+    from .deface import deface_folders
     from .profiles import anonymized_dir, data_root, dataset_dir, load_profile
     from .synthetic import make_cohort
 
@@ -268,8 +270,10 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     make_cohort(originals, subjects=int(profile["synthetic_subjects"]), seed=int(profile["seed"]),
                 rescans=True, progress=False, only=names, jobs=jobs)
     anonymized = anonymized_dir(source, method)
-    report = deface_folder([originals / n for n in names], anonymized, method, jobs=jobs,
-                           progress=False)
+    methods = dict.fromkeys([method, *manifest()["models"]])
+    report = deface_folders([originals / n for n in names],
+                            {m: anonymized_dir(source, m) for m in methods}, jobs=jobs,
+                            progress=False)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\nsome test subjects could not be anonymized")
     out = dataset_dir(f"{source}-test", experiment, method)
@@ -280,7 +284,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
 
 
 def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int = 2,
-                        log: Callable[[str], None] = print):
+                        log: Callable[[str], None] = print) -> Path:
     """Measure the pretrained generators on their test subjects and write a results folder.
 
     For each method: :func:`prepare_test_data`, then
@@ -288,25 +292,57 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     scans and the shipped average face, and the refacing of one whole test head. The folder
     is :func:`refacing_lib.evaluation.write_results`'s (``metrics.md``, the paper's figures).
 
+    The results are kept in ``<data root>/pretrained-results/<key>/`` and copied to ``out``;
+    the key is a digest of the weights (their sha256, checked against the manifest), the test
+    datasets and the library's code, so the measures are computed again only when one of
+    those changed: a second run of notebook 06 takes seconds instead of minutes.
+
     Returns
     -------
-    list of refacing_lib.evaluation.Evaluation
-        One per method, in the order given.
+    pathlib.Path
+        ``out/metrics.md``.
     """
     from .evaluation import evaluate, evaluate_first_head, gallery_profiles, write_results
     from .profiles import anonymized_dir, data_root, load_profile
 
     source = load_profile(PROFILE)["data_source"]
-    evaluations = []
-    for method in methods:
-        dataset = prepare_test_data(method, jobs=jobs, log=log)
-        generator = load_pretrained(method)
-        size = generator.input_shape[1]
-        gallery = gallery_profiles(dataset, data_root() / source, size)
-        result = evaluate(dataset, generator, gallery, pretrained_average_face(method))
-        result.volume = evaluate_first_head(result, generator, data_root() / source,
-                                            anonymized_dir(source, method))
-        evaluations.append(result)
-        log(f"pretrained {method}: evaluated on {len(result.scores)} test slices")
-    write_results(evaluations, out)
-    return evaluations
+    datasets = {method: prepare_test_data(method, jobs=jobs, log=log) for method in methods}
+    kept = data_root() / "pretrained-results" / _results_key(datasets)
+    if (kept / "metrics.md").is_file():
+        log(f"pretrained model: results of these weights and test data kept in {kept}")
+    else:
+        evaluations, galleries = [], {}
+        for method, dataset in datasets.items():
+            generator = load_pretrained(method)
+            size = generator.input_shape[1]
+            names = tuple(dataset.metadata["name"])
+            if (names, size) not in galleries:          # both methods: the same second scans
+                galleries[names, size] = gallery_profiles(dataset, data_root() / source, size)
+            result = evaluate(dataset, generator, galleries[names, size],
+                              pretrained_average_face(method))
+            result.volume = evaluate_first_head(result, generator, data_root() / source,
+                                                anonymized_dir(source, method))
+            evaluations.append(result)
+            log(f"pretrained {method}: evaluated on {len(result.scores)} test slices")
+        unfinished = kept.with_name(kept.name + ".partial")  # never taken for finished results
+        for folder in (unfinished, kept):                    # kept: a metrics.md was deleted
+            shutil.rmtree(folder, ignore_errors=True)
+        write_results(evaluations, unfinished)
+        unfinished.replace(kept)
+    shutil.copytree(kept, out, dirs_exist_ok=True)
+    return Path(out) / "metrics.md"
+
+
+def _results_key(datasets: dict) -> str:
+    """A digest (16 hex digits) of what :func:`evaluate_pretrained`'s results depend on: per
+    method its name, its weights' sha256 (checked) and its test dataset's settings and
+    arrays' sizes, and the source of every module of ``refacing_lib``."""
+    digest = hashlib.sha256()
+    for method, dataset in datasets.items():
+        _checked_arrays(method)                    # raises if the weights are not the shipped
+        sizes = sorted((p.name, p.stat().st_size) for p in dataset.folder.glob("*.npy"))
+        digest.update(json.dumps([method, manifest()["models"][method]["sha256"],
+                                  dataset.info, sizes], sort_keys=True, default=str).encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

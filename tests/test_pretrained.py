@@ -89,7 +89,8 @@ def test_pretrained_model_reproduces_the_readme_metrics(tmp_path):
     import pandas as pd
 
     expected = readme_metrics()
-    pretrained.evaluate_pretrained(tmp_path, METHODS, log=lambda line: None)
+    markdown = pretrained.evaluate_pretrained(tmp_path, METHODS, log=lambda line: None)
+    assert markdown == tmp_path / "metrics.md"
     table = pd.read_csv(tmp_path / "metrics.csv")
     table.index = table["experiment"] + "-" + table["method"]
     assert (table["test subjects"] >= 15).all()
@@ -106,3 +107,37 @@ def test_pretrained_model_reproduces_the_readme_metrics(tmp_path):
         assert row["correlation_changed refaced"] > row["correlation_changed anonymized"]
         assert row["mae_changed refaced"] < row["mae_changed anonymized"]
         assert row["mae_unchanged refaced"] <= 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("pretrained_test_data")
+def test_pretrained_results_are_kept_until_weights_data_or_code_change(in_course_root, tmp_path,
+                                                                      monkeypatch):
+    """A second evaluation copies the kept results without refacing anything, after checking
+    the weights' sha256; another key (here: other library code) measures again."""
+    from refacing_lib import evaluation
+
+    first = pretrained.evaluate_pretrained(tmp_path / "first", METHODS, log=lambda line: None)
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("evaluated again")
+
+    monkeypatch.setattr(evaluation, "evaluate", no_evaluation)
+    lines = []
+    second = pretrained.evaluate_pretrained(tmp_path / "second", METHODS, log=lines.append)
+    assert any("kept in" in line for line in lines)
+    files = sorted(p.name for p in first.parent.iterdir())
+    assert files == sorted(p.name for p in second.parent.iterdir())
+    assert "fig6_surfaces.png" in files
+    for name in files:
+        assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes(), name
+    with monkeypatch.context() as patch:                 # a replaced weights file is refused
+        patch.setattr(pretrained, "_sha256", lambda path: "0" * 64)
+        with pytest.raises(ValueError, match="sha256 0{64} differs"):
+            pretrained.evaluate_pretrained(tmp_path / "damaged", METHODS, log=lambda line: None)
+    real_key = pretrained._results_key
+    monkeypatch.setattr(pretrained, "_results_key", lambda datasets: real_key(datasets) + "x")
+    with pytest.raises(AssertionError, match="evaluated again"):
+        pretrained.evaluate_pretrained(tmp_path / "third", METHODS, log=lambda line: None)
+    kept = [p.name for p in (in_course_root / "pretrained-results").iterdir()]
+    assert kept and not [name for name in kept if name.endswith(("x", ".partial"))]
