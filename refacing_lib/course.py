@@ -157,6 +157,7 @@ def run_notebooks(
     only: list[str] | None = None,
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     log: Callable[[str], None] = print,
+    cell_timeout: float | None = None,
 ) -> list[Path]:
     """Execute the course notebooks in order with papermill.
 
@@ -177,6 +178,9 @@ def run_notebooks(
         Folder holding the notebooks (the repository's ``notebooks/``).
     log : callable
         Receives one line per event (which notebook runs, how long it took).
+    cell_timeout : float, optional
+        Seconds a cell may run; a cell that runs longer fails its notebook (default: no
+        limit, as a full-profile training runs for hours in one cell).
 
     Returns
     -------
@@ -186,11 +190,13 @@ def run_notebooks(
     Raises
     ------
     NotebookFailed
-        When a notebook raises; the executed copy (with the error) is kept in ``out_dir``.
+        When a notebook raises or a cell runs longer than ``cell_timeout``; the executed copy
+        (with the error) is kept in ``out_dir``.
     """
     import os
 
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
 
     # The kernels draw with matplotlib's Agg backend (figures are saved as PNG under
     # out_dir/figures). Under the inline backend, papermill waited forever for the dataset
@@ -220,12 +226,18 @@ def run_notebooks(
             pm.execute_notebook(
                 str(nb), str(output), parameters=parameters, cwd=str(nb.parent),
                 kernel_name="python3", progress_bar=False, config=kernel_config(),
+                execution_timeout=cell_timeout,
             )
         except pm.PapermillExecutionError as exc:
             seconds = time.perf_counter() - start
             raise NotebookFailed(
                 f"{nb.name} failed after {seconds:.0f} s in cell {exc.exec_count}; "
                 f"the executed notebook is {output}\n{exc}"
+            ) from None
+        except CellTimeoutError as exc:
+            raise NotebookFailed(
+                f"{nb.name}: a cell ran longer than cell_timeout={cell_timeout:g} s and was "
+                f"stopped; the executed notebook is {output}\n{exc}"
             ) from None
         log(f"    done in {time.perf_counter() - start:.1f} s -> {output}")
         executed.append(output)

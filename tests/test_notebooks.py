@@ -6,11 +6,13 @@ the library what its notebook reads from the notebooks before it (``notebook_dat
 """
 
 import json
+import time
 
 import nbformat
 import pytest
 import yaml
 
+from conftest import CELL_TIMEOUT
 from refacing_lib.course import NotebookFailed, find_notebooks, run_notebooks
 
 NOTEBOOKS = [nb.stem for nb in find_notebooks()]
@@ -22,7 +24,8 @@ NOTEBOOKS = [nb.stem for nb in find_notebooks()]
 def test_notebook_runs_in_quick_profile(tmp_path, stem, notebook_data):
     notebook_data(stem)
     lines = []
-    (executed,) = run_notebooks("quick", tmp_path, only=[stem[:2]], log=lines.append)
+    (executed,) = run_notebooks("quick", tmp_path, only=[stem[:2]], log=lines.append,
+                                cell_timeout=CELL_TIMEOUT)
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
@@ -68,6 +71,24 @@ def test_runner_stops_at_the_failing_notebook(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / "03_never.ipynb").exists()
     assert any(line.startswith("[2/3] 02_broken.ipynb") for line in lines)
     assert len(list((tmp_path / "data" / "synthetic").glob("IXI*-T1.nii.gz"))) == 1
+
+
+@pytest.mark.slow
+def test_a_cell_longer_than_the_timeout_fails_its_notebook(tmp_path, monkeypatch):
+    from refacing_lib import course
+
+    monkeypatch.setattr(course, "prepare_data", lambda *args, **kwargs: None)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "01_stuck.ipynb", "import time\nprint('waiting')\ntime.sleep(600)")
+    start = time.monotonic()
+    with pytest.raises(NotebookFailed, match=r"01_stuck.ipynb: a cell ran longer than "
+                                             r"cell_timeout=3 s"):
+        course.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
+                             log=lambda line: None, cell_timeout=3)
+    assert time.monotonic() - start < 120
+    cells = nbformat.read(tmp_path / "out" / "01_stuck.ipynb", as_version=4).cells
+    assert any("time.sleep(600)" in c.source for c in cells)
 
 
 @pytest.mark.slow

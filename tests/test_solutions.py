@@ -12,6 +12,7 @@ import re
 import nbformat
 import pytest
 
+from conftest import CELL_TIMEOUT
 from refacing_lib.course import NOTEBOOKS_DIR, find_notebooks, run_notebooks
 
 SOLUTIONS_DIR = NOTEBOOKS_DIR / "solutions"
@@ -37,7 +38,7 @@ def test_every_course_notebook_has_its_solutions():
 def test_solutions_run_in_quick_profile(tmp_path, stem, notebook_data):
     notebook_data(stem)
     (executed,) = run_notebooks("quick", tmp_path, only=[stem[:2]], notebooks_dir=SOLUTIONS_DIR,
-                                log=lambda line: None)
+                                log=lambda line: None, cell_timeout=CELL_TIMEOUT)
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
