@@ -37,11 +37,10 @@ reproduce-full: $(STAMP)
 	$(BIN)/refacing reproduce --profile full --out build/full/results
 	$(BIN)/refacing notebooks --profile full --out build/full
 
-# TEST_JOBS=2: two pytest-xdist workers, a test file each at a time, the notebook tests and the
-# others of the course data root in one of them (tests/conftest.py): 28 min instead of 35 on
-# 2 cores, but one of three such runs hung in a widget cell of notebook 02, so one process
-# (TEST_JOBS=0) stays the default.
-TEST_JOBS ?= 0
+# Two pytest-xdist workers (TEST_JOBS=0: one process), a test file each at a time; one of them
+# runs the course files in order: the notebooks, their solutions, the pretrained model and the
+# browser tests, the only ones that start Jupyter kernels (tests/conftest.py).
+TEST_JOBS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 

@@ -3,7 +3,7 @@ data root for the notebook tests) and the order in which pytest-xdist's workers 
 
 import os
 
-# A pytest-xdist worker (``make test TEST_JOBS=2``) shares the cores with another: one thread each for
+# A pytest-xdist worker (``make test``: two of them) shares the cores with another: one thread each for
 # TensorFlow and BLAS, here and in the kernels and processes the tests start. Two workers of
 # one TensorFlow training each on 2 cores took 50 s, against 58 s with the default threads.
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -19,8 +19,12 @@ import pytest
 
 
 #: The test files of the course data root (``course_root`` below): the notebooks, their
-#: solutions and the pretrained model, the longest chain of the suite.
-COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_pretrained.py")
+#: solutions and the pretrained model, the longest chain of the suite; and the browser tests,
+#: so that all Jupyter kernels start in one process, one at a time: jupyter_client picks a
+#: kernel's ports free and the kernel binds them only once it has started, so a kernel that
+#: another worker started meanwhile could take them.
+COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_pretrained.py",
+                "tests/test_browser.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,7 +51,7 @@ if LoadFileScheduling is not None:
             return "course" if path in COURSE_FILES else path
 
     def pytest_xdist_make_scheduler(config, log):
-        """``make test TEST_JOBS=2`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``: the
+        """``make test`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``: the
         course unit, first in the collection, goes to the first worker at once."""
         if config.getvalue("dist") == "loadfile":
             return CourseFileScheduling(config, log)
@@ -150,6 +154,12 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 
 
 # ---- the course's data root (notebook, solution and pretrained-model tests) -----------------
+
+#: Seconds a notebook cell may run in the notebook and solution tests (the longest, notebook 06's first
+#: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores): a kernel that
+#: stops answering fails its test instead of holding the run until CI's limit.
+CELL_TIMEOUT = 1200
+
 
 @pytest.fixture(scope="session")
 def course_root(tmp_path_factory):

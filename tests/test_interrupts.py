@@ -116,15 +116,15 @@ def _assert_same_run(run, reference_history, reference_arrays):
         np.testing.assert_allclose(arrays[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
-MOMENTS = (at_compilation, mid_epoch, near_epoch_end, during_checkpoint, mid_epoch)
+MOMENTS = (at_compilation, mid_epoch, near_epoch_end, during_checkpoint)
 
 
 @pytest.mark.slow
 def test_sigint_and_sigterm_at_any_moment_then_resume_is_exact(slice_dataset, tmp_path):
-    """Five interrupts of one 18-step training, SIGINT and SIGTERM in turn: during the first
-    compilation, mid-epoch, near an epoch's end, while a checkpoint is written, and mid-epoch
-    again; every session is resumed by the same command. (Each session starts a process that
-    imports TensorFlow, 8-10 s here: one signal per moment keeps the test at 6 sessions.)"""
+    """Four interrupts of one 18-step training, SIGINT and SIGTERM in turn: during the first
+    compilation, mid-epoch, near an epoch's end and while a checkpoint is written; every
+    session is resumed by the same command. (Each session starts a process that imports
+    TensorFlow, 8-10 s here: one signal per moment keeps the test at 5 sessions.)"""
     reference = train(slice_dataset, tmp_path / "reference",
                       TrainConfig.from_profile(SETTINGS), progress=False, log=lambda line: None)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
@@ -144,10 +144,10 @@ def test_interrupted_jax_training_resumes_exactly(slice_dataset, tmp_path):
     profile.write_text(yaml.safe_dump(SETTINGS))
     status, out, _ = _session(tmp_path / "reference", slice_dataset.folder, profile, env)
     assert status == 0, "".join(out)[-3000:]
-    run, stops = _chain(tmp_path, slice_dataset, env,
-                        [(at_compilation, signal.SIGINT), (during_checkpoint, signal.SIGTERM),
-                         (mid_epoch, signal.SIGINT)])
-    assert len(set(stops)) == 3
+    # the moments where JAX differs from TensorFlow: its step being traced and compiled, and
+    # the state of a compiled step stopped between two steps (the checkpoint is numpy's)
+    run, _ = _chain(tmp_path, slice_dataset, env,
+                    [(at_compilation, signal.SIGINT), (mid_epoch, signal.SIGTERM)])
     reference = tmp_path / "reference"
     _assert_same_run(run, pd.read_csv(reference / "history.csv"),
                      checkpoints.read(latest_checkpoint(reference))[0])
