@@ -95,7 +95,7 @@ if data_source == "synthetic":
 paths = ixi.list_volumes(folder)
 report = deface_folders([folder], {m: anonymized_dir(data_source, m) for m in METHODS},
                         jobs=jobs, progress=False)
-print(report.summary())
+print(f"{' and '.join(METHODS)}: {report.summary()}")
 
 # %% [markdown]
 # ## Training and test subjects
