@@ -38,8 +38,8 @@ reproduce-full: $(STAMP)
 	$(BIN)/refacing notebooks --profile full --out build/full
 
 # Two pytest-xdist workers (TEST_JOBS=0: one process), a test file each at a time; one of them
-# runs the course files in order: the notebooks, their solutions, the pretrained model and the
-# browser tests, the only ones that start Jupyter kernels (tests/conftest.py).
+# runs the course files (the browser, notebook, pretrained-model and solution tests, the only
+# ones that start Jupyter kernels) one after the other (tests/conftest.py).
 TEST_JOBS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder

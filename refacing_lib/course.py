@@ -234,10 +234,12 @@ def run_notebooks(
                 f"{nb.name} failed after {seconds:.0f} s in cell {exc.exec_count}; "
                 f"the executed notebook is {output}\n{exc}"
             ) from None
-        except CellTimeoutError as exc:
+        except CellTimeoutError as exc:       # cell_timeout, or no output from the kernel
+            seconds = time.perf_counter() - start
+            limit = "" if cell_timeout is None else f" (cell_timeout={cell_timeout:g} s)"
             raise NotebookFailed(
-                f"{nb.name}: a cell ran longer than cell_timeout={cell_timeout:g} s and was "
-                f"stopped; the executed notebook is {output}\n{exc}"
+                f"{nb.name} failed after {seconds:.0f} s: {str(exc).splitlines()[0]}{limit}; "
+                f"the executed notebook is {output}\n{exc}"
             ) from None
         log(f"    done in {time.perf_counter() - start:.1f} s -> {output}")
         executed.append(output)
@@ -267,7 +269,7 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     """Run the paper's pipeline for every experiment of a profile and write the results.
 
     For each (experiment, method) of :func:`experiments`: anonymize the originals
-    (:func:`refacing_lib.deface.deface_folder`, finished files skipped), build the slice
+    (:func:`refacing_lib.deface.deface_folders`, finished files skipped), build the slice
     dataset (a no-op when it exists), train the CycleGAN (resuming from the latest
     checkpoint; a finished run is loaded) and evaluate it
     (:func:`refacing_lib.evaluation.evaluate_run`). Then

@@ -269,6 +269,10 @@ def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
 def _deface_into(source: str | Path, outputs: dict) -> None:
     """:func:`deface_file` with each method of ``outputs`` (method -> output file), the face
     found once for all of them."""
+    unknown = [m for m in outputs if m not in METHODS]
+    if unknown or not outputs:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
+                         f"{', '.join(map(repr, unknown)) or 'none'}")
     source = Path(source)
     volume = load_volume(source)
     finding = find_face(volume)
@@ -350,13 +354,16 @@ def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) 
     Raises
     ------
     ValueError
-        For an unknown method, no method, or an output that would overwrite its input.
+        For an unknown method, no method, two methods with one folder, or an output that
+        would overwrite its input.
     """
     unknown = [m for m in outs if m not in METHODS]
     if unknown or not outs:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
                          f"{', '.join(map(repr, unknown)) or 'none'}")
     outs = {method: Path(out) for method, out in outs.items()}
+    if len({out.resolve() for out in outs.values()}) < len(outs):
+        raise ValueError(f"each method needs a folder of its own; got {outs}")
     sources = find_nifti(inputs)
     for source in sources:
         for out in outs.values():

@@ -47,11 +47,13 @@ def deface_quality(original: np.ndarray, defaced: np.ndarray, truth: dict, zooms
     other = head & ~within(face, 5.0, zooms)
     # depth under the skin (mm), needed on the face and the changed voxels only: the distance
     # transform runs over their bounding box grown by 15 mm, which holds every voxel outside
-    # the head closer than that to them (the array's border does not count as skin)
+    # the head closer than that to them (the array's border does not count as skin); over
+    # the whole volume if that box holds no voxel outside the head
     depth = np.zeros(head.shape)
     box = bounding_box(face | changed, zooms, 15.0 + max(zooms))
-    if box is not None:
-        depth[box] = ndi.distance_transform_edt(head[box], sampling=zooms)
+    if box is None or head[box].all():
+        box = (slice(None),) * 3
+    depth[box] = ndi.distance_transform_edt(head[box], sampling=zooms)
     skin_face = face & (depth <= 8.0)
     before = profile_detail(original, face, zooms)
     return {

@@ -73,6 +73,14 @@ def _sha256(path: Path) -> str:
 
 def _checked_arrays(method: str) -> tuple[dict, dict]:
     """The manifest entry of ``method`` and its weight arrays, after the sha256 check."""
+    entry, path = _checked_entry(method)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    return entry, arrays
+
+
+def _checked_entry(method: str) -> tuple[dict, Path]:
+    """The manifest entry of ``method`` and its weights file, whose sha256 was checked."""
     models = manifest()["models"]
     if method not in models:
         raise ValueError(f"no pretrained model for method {method!r}; there is one for "
@@ -86,9 +94,7 @@ def _checked_arrays(method: str) -> tuple[dict, dict]:
         raise ValueError(f"{path}: sha256 {found} differs from {entry['sha256']} recorded in "
                          f"{_MANIFEST.name}; the file is damaged or was replaced. Restore it "
                          "with `git checkout`, or retrain and export (course.json, 'commands')")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    return entry, arrays
+    return entry, path
 
 
 def load_pretrained(method: str):
@@ -292,10 +298,11 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     scans and the shipped average face, and the refacing of one whole test head. The folder
     is :func:`refacing_lib.evaluation.write_results`'s (``metrics.md``, the paper's figures).
 
-    The results are kept in ``<data root>/pretrained-results/<key>/`` and copied to ``out``;
-    the key is a digest of the weights (their sha256, checked against the manifest), the test
-    datasets and the library's code, so the measures are computed again only when one of
-    those changed: a second run of notebook 06 takes seconds instead of minutes.
+    The latest results are kept in ``<data root>/pretrained-results/<key>/`` and copied to
+    ``out``; the key is a digest of the weights (their sha256, checked against the manifest),
+    the test datasets, the library's code and the versions of its main packages
+    (:func:`_results_key`), so the measures are computed again only when one of those
+    changed: a second run of notebook 06 takes seconds instead of minutes.
 
     Returns
     -------
@@ -329,20 +336,36 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
             shutil.rmtree(folder, ignore_errors=True)
         write_results(evaluations, unfinished)
         unfinished.replace(kept)
+        for other in kept.parent.iterdir():                  # only the latest results are kept
+            if other != kept:
+                shutil.rmtree(other, ignore_errors=True)
     shutil.copytree(kept, out, dirs_exist_ok=True)
     return Path(out) / "metrics.md"
 
 
+#: The library whose code :func:`_results_key` digests.
+_LIBRARY = Path(__file__).parent
+#: The packages whose versions :func:`_results_key` digests (the network and the measures).
+_KEY_PACKAGES = ("keras", "numpy", "scipy", "scikit-image", "nibabel")
+
+
 def _results_key(datasets: dict) -> str:
     """A digest (16 hex digits) of what :func:`evaluate_pretrained`'s results depend on: per
-    method its name, its weights' sha256 (checked) and its test dataset's settings and
-    arrays' sizes, and the source of every module of ``refacing_lib``."""
+    method its manifest entry (weights' sha256, checked; config) and its test dataset's
+    settings and arrays' sizes; the Keras backend and the versions of the packages that
+    compute the measures; the source and profiles of ``refacing_lib`` (:data:`_LIBRARY`)."""
+    import importlib.metadata
+
+    import keras
+
     digest = hashlib.sha256()
     for method, dataset in datasets.items():
-        _checked_arrays(method)                    # raises if the weights are not the shipped
+        entry, _ = _checked_entry(method)          # raises if the weights are not the shipped
         sizes = sorted((p.name, p.stat().st_size) for p in dataset.folder.glob("*.npy"))
-        digest.update(json.dumps([method, manifest()["models"][method]["sha256"],
-                                  dataset.info, sizes], sort_keys=True, default=str).encode())
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.read_bytes())
+        digest.update(json.dumps([method, entry, dataset.info, sizes], sort_keys=True,
+                                 default=str).encode())
+    versions = {name: importlib.metadata.version(name) for name in _KEY_PACKAGES}
+    digest.update(json.dumps([keras.backend.backend(), versions], sort_keys=True).encode())
+    for path in sorted([*_LIBRARY.rglob("*.py"), *_LIBRARY.rglob("*.yaml")]):
+        digest.update(str(path.relative_to(_LIBRARY)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]

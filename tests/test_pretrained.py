@@ -111,10 +111,10 @@ def test_pretrained_model_reproduces_the_readme_metrics(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("pretrained_test_data")
-def test_pretrained_results_are_kept_until_weights_data_or_code_change(in_course_root, tmp_path,
-                                                                      monkeypatch):
+def test_pretrained_results_are_kept_and_the_weights_still_checked(in_course_root, tmp_path,
+                                                                   monkeypatch):
     """A second evaluation copies the kept results without refacing anything, after checking
-    the weights' sha256; another key (here: other library code) measures again."""
+    the weights' sha256; another key measures again."""
     from refacing_lib import evaluation
 
     first = pretrained.evaluate_pretrained(tmp_path / "first", METHODS, log=lambda line: None)
@@ -139,5 +139,31 @@ def test_pretrained_results_are_kept_until_weights_data_or_code_change(in_course
     monkeypatch.setattr(pretrained, "_results_key", lambda datasets: real_key(datasets) + "x")
     with pytest.raises(AssertionError, match="evaluated again"):
         pretrained.evaluate_pretrained(tmp_path / "third", METHODS, log=lambda line: None)
-    kept = [p.name for p in (in_course_root / "pretrained-results").iterdir()]
-    assert kept and not [name for name in kept if name.endswith(("x", ".partial"))]
+
+
+@pytest.mark.slow
+def test_the_results_key_follows_the_test_data_and_the_code(pretrained_test_data, tmp_path,
+                                                             monkeypatch):
+    from dataclasses import replace
+
+    datasets = dict(zip(METHODS, pretrained_test_data))
+    key = pretrained._results_key(datasets)
+    assert key == pretrained._results_key(dict(datasets))
+    assert re.fullmatch(r"[0-9a-f]{16}", key)
+    blur = datasets["blur"]
+    other = replace(blur, info={**blur.info, "settings": {**blur.info["settings"],
+                                                          "spacing": "other"}})
+    assert pretrained._results_key({**datasets, "blur": other}) != key
+    assert pretrained._results_key({"remove": datasets["remove"]}) != key
+    library = tmp_path / "refacing_lib"        # the same code elsewhere: the same key
+    shutil.copytree(pretrained._LIBRARY, library,
+                    ignore=shutil.ignore_patterns("*.npz", "*.gz", "__pycache__"))
+    monkeypatch.setattr(pretrained, "_LIBRARY", library)
+    assert pretrained._results_key(datasets) == key
+    metrics = library / "metrics.py"           # one changed line of code: another key
+    metrics.write_text(metrics.read_text().replace("import numpy as np", "import numpy as np  #"))
+    assert pretrained._results_key(datasets) != key
+    monkeypatch.setattr(pretrained, "_KEY_PACKAGES", ("keras", "numpy"))
+    changed = pretrained._results_key(datasets)
+    metrics.write_text(metrics.read_text().replace("import numpy as np  #", "import numpy as np"))
+    assert pretrained._results_key(datasets) not in (key, changed)   # other packages checked
