@@ -224,8 +224,7 @@ def deface(volume: Volume, method: str, finding: FaceFinding | None = None
     DefaceError
         From :func:`find_face`.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    _check_methods([method])
     finding = finding or find_face(volume)
     data = volume.data.copy()
     if method == "remove":
@@ -269,10 +268,7 @@ def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
 def _deface_into(source: str | Path, outputs: dict) -> None:
     """:func:`deface_file` with each method of ``outputs`` (method -> output file), the face
     found once for all of them."""
-    unknown = [m for m in outputs if m not in METHODS]
-    if unknown or not outputs:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
-                         f"{', '.join(map(repr, unknown)) or 'none'}")
+    _check_methods(outputs)
     source = Path(source)
     volume = load_volume(source)
     finding = find_face(volume)
@@ -357,10 +353,7 @@ def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) 
         For an unknown method, no method, two methods with one folder, or an output that
         would overwrite its input.
     """
-    unknown = [m for m in outs if m not in METHODS]
-    if unknown or not outs:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
-                         f"{', '.join(map(repr, unknown)) or 'none'}")
+    _check_methods(outs)
     outs = {method: Path(out) for method, out in outs.items()}
     if len({out.resolve() for out in outs.values()}) < len(outs):
         raise ValueError(f"each method needs a folder of its own; got {outs}")
@@ -375,6 +368,14 @@ def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) 
     return run_batch(partial(_deface_missing, outs=outs), [(s, first / s.name) for s in sources],
                      workers=jobs, is_done=partial(_all_defaced, outs=outs), progress=progress,
                      desc=f"deface ({', '.join(outs)})")
+
+
+def _check_methods(methods) -> None:
+    """Raise ValueError unless ``methods`` names at least one method, all of :data:`METHODS`."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
+                         f"{', '.join(map(repr, unknown)) or 'none'}")
 
 
 def _deface_missing(source: Path, output: Path, outs: dict) -> None:
