@@ -135,7 +135,9 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
 
 
 def kernel_config():
-    """The traitlets config of the kernels that papermill starts: encrypted transport.
+    """The traitlets config of the kernels that papermill starts: encrypted transport, and
+    :class:`refacing_lib.kernel_client.WakefulKernelClient` to talk to them (a missed
+    wake-up of jupyter_client's channels costs a second, not the rest of the run).
 
     A kernel talks to papermill over ZeroMQ sockets on 127.0.0.1. By default jupyter_client
     provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"
@@ -148,7 +150,9 @@ def kernel_config():
     from traitlets.config import Config
 
     policy = "auto" if zmq.has("curve") else "disabled"  # pyzmq built without libsodium
-    return Config({"KernelManager": {"transport_encryption": policy}})
+    return Config({"KernelManager": {"transport_encryption": policy},
+                   "AsyncKernelManager": {
+                       "client_class": "refacing_lib.kernel_client.WakefulKernelClient"}})
 
 
 def run_notebooks(

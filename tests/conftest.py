@@ -156,11 +156,9 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 # ---- the course's data root (notebook, solution and pretrained-model tests) -----------------
 
 #: Seconds a cell may run in the notebook and solution tests; the longest, notebook 06's
-#: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores. It also bounds
-#: a stall of papermill's client (nbclient): with two pytest-xdist workers it once waited
-#: 1200 s (the limit then) for the reply to notebook 02's slice-browser cell, which the idle
-#: kernel had sent; at the limit it read the reply and the notebook went on and passed (a
-#: missed wake-up, as in jupyter/nbclient#312; seen twice in about eight two-worker runs).
+#: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores, so a cell that
+#: runs longer is a fault. (Before refacing_lib.kernel_client, the limit also ended a stall
+#: of papermill's client, which had missed the wake-up for a reply the kernel had sent.)
 CELL_TIMEOUT = 480
 
 
