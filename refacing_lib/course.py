@@ -136,14 +136,13 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
 
 def kernel_config():
     """The traitlets config of the kernels that papermill starts: encrypted transport, and
-    :class:`refacing_lib.kernel_client.WakefulKernelClient` to talk to them (a missed
-    wake-up of jupyter_client's channels costs a second, not the rest of the run).
+    :class:`refacing_lib.kernel_client.WakefulKernelClient` to talk to them (see that module).
 
     A kernel talks to papermill over ZeroMQ sockets on 127.0.0.1. By default jupyter_client
     provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"
     at every start. With ``transport_encryption = "auto"`` the kernel manager provisions
     CurveZMQ keys for kernels whose kernelspec declares support (ipykernel's does), so the
-    traffic is encrypted and the warning has no cause. The same setting is in
+    traffic is encrypted and the warning has no cause. The encryption setting (not the client) is also in
     ``jupyter/jupyter_server_config.json`` for JupyterLab (``make lab``, Binder).
     """
     import zmq

@@ -2,7 +2,7 @@
 
 jupyter_client's asynchronous channels wait for a kernel message with one ``poll`` of the
 ZeroMQ socket, woken by the socket's file descriptor. That descriptor signals edges, not
-levels, and a wake-up can be missed: the notebook tests saw papermill wait 20 minutes for the
+levels, and it seems a wake-up can be missed: the notebook tests saw papermill wait 20 minutes for the
 reply to a cell (notebook 02's slice browser) that the idle kernel had already sent, and read
 it only when the cell's time limit ended the ``poll`` (as in jupyter/nbclient#312). Without a
 limit (``make reproduce``) such a wait never ends.
@@ -37,6 +37,10 @@ class WakefulChannel(AsyncZMQSocketChannel):
         Waits at most ``timeout`` seconds (``None``: as long as it takes), then raises
         :class:`queue.Empty`, as jupyter_client's channel does.
         """
+        if timeout is not None and timeout <= 0:         # a look, no wait
+            if await self.socket.poll(0):
+                return await self._recv()
+            raise Empty
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = CHECK_EVERY if deadline is None else min(CHECK_EVERY,
@@ -50,7 +54,8 @@ class WakefulChannel(AsyncZMQSocketChannel):
 
 class WakefulKernelClient(AsyncKernelClient):
     """jupyter_client's asynchronous kernel client with :class:`WakefulChannel` for the
-    shell (execute replies), IOPub (outputs) and stdin channels."""
+    shell (execute replies), IOPub (outputs) and stdin channels; the control channel, which
+    papermill does not read, stays jupyter_client's."""
 
     shell_channel_class = Type(WakefulChannel)
     iopub_channel_class = Type(WakefulChannel)

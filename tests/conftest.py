@@ -157,8 +157,9 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 
 #: Seconds a cell may run in the notebook and solution tests; the longest, notebook 06's
 #: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores, so a cell that
-#: runs longer is a fault. (Before refacing_lib.kernel_client, the limit also ended a stall
-#: of papermill's client, which had missed the wake-up for a reply the kernel had sent.)
+#: runs longer is a fault. The limit also bounds a stall of papermill's client, seen in about
+#: two of eight two-worker runs before refacing_lib.kernel_client (see there), which is meant
+#: to end it within a second; tested with simulated missed wake-ups, not yet against the stall.
 CELL_TIMEOUT = 480
 
 
