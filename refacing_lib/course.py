@@ -142,8 +142,9 @@ def kernel_config():
     provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"
     at every start. With ``transport_encryption = "auto"`` the kernel manager provisions
     CurveZMQ keys for kernels whose kernelspec declares support (ipykernel's does), so the
-    traffic is encrypted and the warning has no cause. The encryption setting (not the client) is also in
-    ``jupyter/jupyter_server_config.json`` for JupyterLab (``make lab``, Binder).
+    traffic is encrypted and the warning has no cause. The encryption setting (not the
+    client) is also in ``jupyter/jupyter_server_config.json`` for JupyterLab (``make lab``,
+    Binder).
     """
     import zmq
     from traitlets.config import Config

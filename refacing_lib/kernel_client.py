@@ -2,10 +2,10 @@
 
 jupyter_client's asynchronous channels wait for a kernel message with one ``poll`` of the
 ZeroMQ socket, woken by the socket's file descriptor. That descriptor signals edges, not
-levels, and it seems a wake-up can be missed: the notebook tests saw papermill wait 20 minutes for the
-reply to a cell (notebook 02's slice browser) that the idle kernel had already sent, and read
-it only when the cell's time limit ended the ``poll`` (as in jupyter/nbclient#312). Without a
-limit (``make reproduce``) such a wait never ends.
+levels, and it seems a wake-up can be missed: the notebook tests saw papermill wait 20
+minutes for the reply to a cell (notebook 02's slice browser) that the idle kernel had
+already sent, and read it only when the cell's time limit ended the ``poll`` (as in
+jupyter/nbclient#312). Without a limit (``make reproduce``) such a wait never ends.
 
 :class:`WakefulKernelClient` waits in steps of at most :data:`CHECK_EVERY` seconds and looks
 at the socket itself after each, so a missed wake-up costs at most that long.
