@@ -4,7 +4,8 @@ devices (XLA_FLAGS=--xla_force_host_platform_device_count=2); writes its results
     python tests/jax_suite.py DATASET WORK
 
 WORK holds what the TensorFlow side prepared: ``start.npz`` (a checkpoint at step 0),
-``batches.npz`` (a, b, learning rates) and ``crossed/`` (a run TensorFlow trained to step 2).
+``batches.npz`` (a, b, learning rates) and ``crossed/`` (a run TensorFlow trained to step 2;
+its checkpoint also as ``tf_step2.npz``).
 """
 
 import json
@@ -42,6 +43,9 @@ def main(dataset: str, work: str) -> None:
     # 2. a run TensorFlow trained to step 2 goes on to step 4 here
     run = TrainConfig(**spec["run_config"])
     train(dataset, work / "crossed", run, until_step=4, **quiet)
+    crossing = CycleGAN(run)            # and TensorFlow's checkpoint, loaded here, written again
+    progress = checkpoints.restore(work / "tf_step2.npz", crossing.variables, run)
+    checkpoints.save(work / "tf_step2_on_jax.npz", crossing.variables, progress, run)
 
     # 3. exact resume: 6 steps == 3 + resume + 3
     whole = train(dataset, work / "whole", run, **quiet)

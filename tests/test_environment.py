@@ -31,7 +31,8 @@ SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.py"))
 #: benchmarks.
 IMPORT_SCOPES = {"refacing_lib": ("jax",), "notebooks": (), "tests": ("jax", "browser"),
                  "benchmarks": ("jax",)}
-OWN_PACKAGES = {"refacing_lib"}
+#: The project's own modules: the library, and the tests' fixtures (a benchmark reuses them).
+OWN_PACKAGES = {"refacing_lib", "conftest"}
 
 
 def check_requirements(text: str) -> tuple[dict[str, str], list[str]]:

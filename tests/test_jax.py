@@ -5,6 +5,7 @@ parallel, mixed precision, and no TensorFlow import. The JAX side runs in one su
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -47,6 +48,7 @@ def jax_results(slice_dataset, tmp_path_factory):
             tf["step_weights"] = {k: v.numpy() for k, v in gan.variables.items()}
     tf["step_losses"] = np.array(tf["step_losses"])
     train(slice_dataset, work / "crossed", RUN, until_step=2, **QUIET)
+    shutil.copy(training.latest_checkpoint(work / "crossed"), work / "tf_step2.npz")
 
     env = {**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu",
@@ -58,6 +60,7 @@ def jax_results(slice_dataset, tmp_path_factory):
     with np.load(work / "jax_results.npz") as data, np.load(work / "jax_step.npz") as step:
         jax = {k: data[k] for k in data.files}
         jax["step_weights"] = {k: step[k] for k in step.files}
+    shutil.copy(training.latest_checkpoint(work / "crossed"), work / "jax_step4.npz")
     crossed = train(slice_dataset, work / "crossed", RUN, **QUIET)   # back on TensorFlow
     whole = train(slice_dataset, work / "tf_whole", RUN, **QUIET)
     return {"tf": tf, "jax": jax, "crossed": crossed, "tf_whole": whole, "work": work}
@@ -98,14 +101,46 @@ def test_one_jax_step_is_the_tensorflow_step(jax_results):
 
 
 @pytest.mark.slow
+def test_a_run_crosses_backends_with_its_whole_state(jax_results):
+    """A checkpoint TensorFlow wrote, loaded on JAX and written again, holds the same arrays,
+    and JAX's loaded on TensorFlow gives the same variables: weights, Adam's moments and step
+    counters, the image pools, bit for bit."""
+    work = jax_results["work"]
+    written, progress, _ = checkpoints.read(work / "tf_step2.npz")
+    rewritten, progress_again, _ = checkpoints.read(work / "tf_step2_on_jax.npz")
+    assert progress_again == progress and progress["step"] == 2
+    assert set(rewritten) == set(written)
+    for key, value in written.items():
+        np.testing.assert_array_equal(rewritten[key], value, err_msg=key)
+    gan = CycleGAN(RUN)
+    assert checkpoints.restore(work / "jax_step4.npz", gan.variables, RUN)["step"] == 4
+    arrays, _, _ = checkpoints.read(work / "jax_step4.npz")
+    assert set(arrays) == set(gan.variables)
+    for key, variable in gan.variables.items():
+        np.testing.assert_array_equal(variable.numpy(), arrays[key], err_msg=key)
+
+
+@pytest.mark.slow
 def test_a_run_crosses_backends_and_goes_on_with_the_same_losses(jax_results):
     """TensorFlow steps 1-2, JAX 3-4 (from TensorFlow's checkpoint), TensorFlow 5-6 (from
-    JAX's): the losses of an uninterrupted TensorFlow run, and the generator loads."""
+    JAX's): the losses of an uninterrupted TensorFlow run, and the generator loads.
+
+    The backends round differently and Adam amplifies it, so the crossed losses drift from the
+    uninterrupted run's, by an amount that depends on the weights and the machine's rounding.
+    ``python benchmarks/bench_backend_spread.py --seeds 0 1 2 3 4 5 6 7 8 9`` measured it here:
+    at most 1.7e-3 over 10 seeds (9e-6 to 2.6e-4 for the others; a CI run once saw 3.3e-3
+    for seed 0), against 2.9e-2 to 2.1e-1 for crossings that lost the step counters, Adam's
+    moments or the pools. The tolerance, 1e-2, is 3 times the largest drift and a third of the
+    smallest defect. The drift is the same with 1 or 2 TensorFlow threads (checked for seeds
+    0-2), so it does not depend on how the tests are scheduled; the steps before the crossing
+    match exactly.
+    """
     crossed, whole = jax_results["crossed"], jax_results["tf_whole"]
     assert crossed.step == 6
     columns = list(training.LOSSES)
+    np.testing.assert_array_equal(crossed.history()[columns][:2], whole.history()[columns][:2])
     np.testing.assert_allclose(crossed.history()[columns], whole.history()[columns],
-                               rtol=1e-3, atol=1e-5)
+                               rtol=1e-2, atol=1e-5)
     x = np.zeros((1, 32, 32, 1), np.float32)
     refaced = training.load_generator(jax_results["work"] / "crossed")(x)
     np.testing.assert_allclose(np.asarray(refaced), np.asarray(crossed.gan.g_ab(x)), atol=1e-6)
