@@ -39,8 +39,8 @@ def _dataset(folder: Path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from conftest import SLICE_COHORT_NAMES, small_head
 
-    from refacing_lib.datasets import build_dataset, open_dataset
-    from refacing_lib.io import save_volume
+    from refacing_lib.data.io import save_volume
+    from refacing_lib.slicing.datasets import build_dataset, open_dataset
 
     affine = np.diag([1.2, 0.9375, 0.9375, 1.0])
     for n, name in enumerate(SLICE_COHORT_NAMES):
@@ -55,7 +55,7 @@ def _dataset(folder: Path):
 
 def _drift(run, whole) -> float:
     """The largest relative difference of any loss at any step."""
-    from refacing_lib.training import LOSSES
+    from refacing_lib.model.training import LOSSES
 
     a, b = run.history()[list(LOSSES)].to_numpy(), whole.history()[list(LOSSES)].to_numpy()
     return float(np.max(np.abs(a - b) / (np.abs(b) + 1e-5)))
@@ -75,12 +75,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
     parser.add_argument("--jax", nargs=4, help=argparse.SUPPRESS)   # the JAX subprocess
     args = parser.parse_args(argv)
-    from refacing_lib import checkpoints
-    from refacing_lib.cyclegan import CycleGAN
-    from refacing_lib.training import TrainConfig, train
+    from refacing_lib.model import checkpoints
+    from refacing_lib.model.cyclegan import CycleGAN
+    from refacing_lib.model.training import TrainConfig, train
 
     if args.jax:
-        from refacing_lib.datasets import open_dataset
+        from refacing_lib.slicing.datasets import open_dataset
 
         dataset, run_dir, config, until = args.jax
         train(open_dataset(dataset), run_dir, TrainConfig(**json.loads(config)),

@@ -5,7 +5,7 @@ Run: ``python benchmarks/bench_deface.py [--subjects N] [--folder DIR] [--seed S
 For each full-size synthetic subject (cohort seed ``S``, default 0, generated into
 ``<data>/synthetic`` if missing; give another seed its own ``--folder``) prints
 the seconds of ``find_face`` and of each method on top of it, and the quality measured against
-the ground truth (:func:`refacing_lib.deface_checks.deface_quality`): true brain voxels
+the ground truth (:func:`refacing_lib.anonymize.deface_checks.deface_quality`): true brain voxels
 changed, the fraction of the true face zeroed and of the other head voxels changed (remove),
 the relative change of the face's skin layer, the changed voxels deeper than 15 mm and the
 fine surface detail kept (blur). Then the seconds of anonymizing those files both ways into
@@ -26,11 +26,11 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from refacing_lib.deface import METHODS, deface, deface_folder, deface_folders, find_face  # noqa: E402,E501
-from refacing_lib.io import load_volume  # noqa: E402
-from refacing_lib.deface_checks import deface_quality  # noqa: E402
-from refacing_lib.profiles import data_root  # noqa: E402
-from refacing_lib.synthetic import make_cohort  # noqa: E402
+from refacing_lib.anonymize.deface import METHODS, deface, deface_folder, deface_folders, find_face  # noqa: E402,E501
+from refacing_lib.anonymize.deface_checks import deface_quality  # noqa: E402
+from refacing_lib.course.profiles import data_root  # noqa: E402
+from refacing_lib.data.io import load_volume  # noqa: E402
+from refacing_lib.data.synthetic import make_cohort  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
               f"{q['blur']['skin_face_change']:5.2f} {q['blur']['deep_changed']:5d} "
               f"{q['blur']['profile_detail_kept']:6.2f}", flush=True)
     print("brain: true brain voxels changed by either method; face0 / other: remove; "
-          "skin, deep, detail: blur (see refacing_lib.deface_checks.deface_quality)")
+          "skin, deep, detail: blur (see refacing_lib.anonymize.deface_checks.deface_quality)")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         for method in METHODS:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from refacing_lib import synthetic as S  # noqa: E402
-from refacing_lib.synthetic.cohort import _write_scan  # noqa: E402
+from refacing_lib.data import synthetic as S  # noqa: E402
+from refacing_lib.data.synthetic.cohort import _write_scan  # noqa: E402
 
 
 def main() -> None:

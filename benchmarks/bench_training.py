@@ -1,7 +1,7 @@
 """Benchmark of the CycleGAN training step on TensorFlow or JAX: milliseconds per step, images
 per second, and what that means for the paper's trainings.
 
-It times :meth:`refacing_lib.cyclegan.CycleGAN.train_step`, the step :func:`train` runs (pools,
+It times :meth:`refacing_lib.model.cyclegan.CycleGAN.train_step`, the step :func:`train` runs (pools,
 learning rate, losses fetched as floats), on random images, for each image size, batch and
 precision asked, and projects the wall time of the paper's trainings (200 epochs of 6,300
 images for Guy's, 10,500 for all sites, batch 1 in the paper; with batch B, 1/B the steps)
@@ -49,8 +49,8 @@ def main(argv=None) -> None:
     os.environ["KERAS_BACKEND"] = args.backend        # before Keras is imported
     import keras
 
-    from refacing_lib.cyclegan import CycleGAN
-    from refacing_lib.training import TrainConfig
+    from refacing_lib.model.cyclegan import CycleGAN
+    from refacing_lib.model.training import TrainConfig
 
     if args.backend == "jax":
         import jax

@@ -8,7 +8,7 @@ anonymization:
 * ``mae changed anon / refaced``: mean |image - original| over the pixels the anonymization
   changed (more than 0.05 in [-1, 1]), for the anonymized and the refaced slices;
 * ``corr changed anon / refaced``: mean per-image Pearson correlation over those pixels of the
-  front half (:func:`refacing_lib.metrics.similarity`);
+  front half (:func:`refacing_lib.evaluate.metrics.similarity`);
 * ``mae kept``: mean |refaced - original| over the pixels it did not change (the generator
   should leave them alone).
 
@@ -27,13 +27,13 @@ import time
 
 import numpy as np
 
-from refacing_lib.datasets import open_dataset
-from refacing_lib.evaluation import CHANGE_TOLERANCE
-from refacing_lib.metrics import similarity
-from refacing_lib.profiles import dataset_dir, load_profile
-from refacing_lib.reface import reface_dataset
-from refacing_lib.slices import shrink
-from refacing_lib.training import TrainConfig, train
+from refacing_lib.course.profiles import dataset_dir, load_profile
+from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
+from refacing_lib.evaluate.metrics import similarity
+from refacing_lib.model.reface import reface_dataset
+from refacing_lib.model.training import TrainConfig, train
+from refacing_lib.slicing.datasets import open_dataset
+from refacing_lib.slicing.slices import shrink
 
 #: name -> TrainConfig overrides of the quick profile (whose own setting is the last one)
 VARIANTS = {

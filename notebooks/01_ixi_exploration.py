@@ -44,10 +44,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.io import load_volume
-from refacing_lib.profiles import data_root
-from refacing_lib.widgets import SliceBrowser
+from refacing_lib.course.profiles import data_root
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume
+from refacing_lib.viz import plotting
+from refacing_lib.viz.widgets import SliceBrowser
 
 # %% [markdown]
 # ## Why anonymize a head scan?
@@ -242,7 +243,7 @@ SliceBrowser(vol.data, vol.zooms, axis=0)
 #
 # ## Exercises
 #
-# 1. Load a volume and save it with `refacing_lib.io.save_volume(..., orientation="LIP")`.
+# 1. Load a volume and save it with `refacing_lib.data.io.save_volume(..., orientation="LIP")`.
 #    Load it back: is the RAS array the same? What does `nib.aff2axcodes` say about the file?
 # 2. With the slice browser, find the sagittal slice where the nose is longest. How many
 #    millimetres from the middle is it?

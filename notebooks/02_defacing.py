@@ -50,11 +50,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface, find_face
-from refacing_lib.io import load_volume
-from refacing_lib.profiles import data_root
-from refacing_lib.widgets import HeadViewer, SliceBrowser
+from refacing_lib.anonymize.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface, find_face
+from refacing_lib.course.profiles import data_root
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume
+from refacing_lib.viz import plotting
+from refacing_lib.viz.widgets import HeadViewer, SliceBrowser
 
 # %% [markdown]
 # ## Why anonymize, and how it is done
@@ -78,7 +79,7 @@ from refacing_lib.widgets import HeadViewer, SliceBrowser
 # face is zeroed.
 #
 # **What this course runs instead.** Neither tool runs without MATLAB, FSL or FreeSurfer and
-# their atlases, so `refacing_lib.deface` implements both ideas in Python. They are faithful in
+# their atlases, so `refacing_lib.anonymize.deface` implements both ideas in Python. They are faithful in
 # spirit, not byte copies: the same kind of change to the same part of the head, but no atlas.
 # They find the face **from the image alone**, with simple mask operations in millimetres, and
 # they never look at a ground truth. A defacer must never touch the brain and must say when it
@@ -367,7 +368,7 @@ heads
 #
 # 1. Set `subject` to a Hammersmith or IOP volume (see the file names) and run the notebook
 #    again. Do the landmarks and the changed volumes differ much?
-# 2. Set `refacing_lib.deface.BLUR_LAYER_MM = 4.0` before calling `deface(vol, "blur", finding)`.
+# 2. Set `refacing_lib.anonymize.deface.BLUR_LAYER_MM = 4.0` before calling `deface(vol, "blur", finding)`.
 #    What happens to the nose in the blurred slices? Would a thinner layer be easier to undo?
 # 3. Write a third method in a few lines: zero every voxel in front of `frontal_pole_mm` and
 #    below `brow_mm`, outside `finding.protected`. Compare its row of the table with `remove`.

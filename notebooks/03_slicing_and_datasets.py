@@ -52,15 +52,28 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.datasets import (build_dataset, cyclegan_pipeline, dataset_plan, open_dataset,
-                                   paired_pipeline)
-from refacing_lib.deface import METHODS, deface_folders
-from refacing_lib.io import load_volume
-from refacing_lib.profiles import anonymized_dir, data_root, dataset_dir
-from refacing_lib.slices import (N_SLICES, PERCENTILE, SPACINGS, midsagittal_index,
-                                 normalisation_scale, slice_indices, subject_slices)
-from refacing_lib.widgets import DatasetBrowser
+from refacing_lib.anonymize.deface import METHODS, deface_folders
+from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume
+from refacing_lib.slicing.datasets import (
+    build_dataset,
+    cyclegan_pipeline,
+    dataset_plan,
+    open_dataset,
+    paired_pipeline,
+)
+from refacing_lib.slicing.slices import (
+    N_SLICES,
+    PERCENTILE,
+    SPACINGS,
+    midsagittal_index,
+    normalisation_scale,
+    slice_indices,
+    subject_slices,
+)
+from refacing_lib.viz import plotting
+from refacing_lib.viz.widgets import DatasetBrowser
 
 # %% [markdown]
 # ## Why 2-D slices?

@@ -54,15 +54,24 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 from skimage.transform import resize
 
-from refacing_lib import plotting
-from refacing_lib.datasets import open_dataset
-from refacing_lib.models import (ReflectionPadding2D, build_discriminator, build_generator,
-                                 count_convolutions, instance_norm, receptive_field,
-                                 residual_block)
-from refacing_lib.profiles import dataset_dir
-from refacing_lib.cyclegan import (lsgan_discriminator_loss, lsgan_generator_loss,
-                                   mean_absolute_error)
-from refacing_lib.training import TrainConfig
+from refacing_lib.course.profiles import dataset_dir
+from refacing_lib.model.cyclegan import (
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    mean_absolute_error,
+)
+from refacing_lib.model.networks import (
+    ReflectionPadding2D,
+    build_discriminator,
+    build_generator,
+    count_convolutions,
+    instance_norm,
+    receptive_field,
+    residual_block,
+)
+from refacing_lib.model.training import TrainConfig
+from refacing_lib.slicing.datasets import open_dataset
+from refacing_lib.viz import plotting
 
 # %% [markdown]
 # The first import of Keras loads TensorFlow, which takes a few seconds; on a machine without
@@ -102,7 +111,7 @@ from refacing_lib.training import TrainConfig
 # adds the paired L1 loss for comparison.
 #
 # The networks below are those of GAN-MRI (Welander et al., 2018), the paper's code, layer for
-# layer, in Keras 3 (`refacing_lib.models`). The paper gives only two numbers about them: "The
+# layer, in Keras 3 (`refacing_lib.model.networks`). The paper gives only two numbers about them: "The
 # generators in the GAN have 24 convolutional layers, while the discriminators have 5."
 
 # %% [markdown]

@@ -61,16 +61,16 @@ import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refacing_lib import plotting
-from refacing_lib.datasets import open_dataset
-from refacing_lib.evaluation import CHANGE_TOLERANCE
-from refacing_lib.metrics import similarity, site_means
-from refacing_lib.pretrained import score_pretrained
-from refacing_lib.profiles import data_root, dataset_dir, run_dir
-from refacing_lib.reface import reface_dataset
-from refacing_lib.slices import shrink
-from refacing_lib.training import TrainConfig, latest_checkpoint, learning_rate_at, train
-from refacing_lib.widgets import LossMonitor
+from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
+from refacing_lib.evaluate.metrics import similarity, site_means
+from refacing_lib.evaluate.pretrained import score_pretrained
+from refacing_lib.model.reface import reface_dataset
+from refacing_lib.model.training import TrainConfig, latest_checkpoint, learning_rate_at, train
+from refacing_lib.slicing.datasets import open_dataset
+from refacing_lib.slicing.slices import shrink
+from refacing_lib.viz import plotting
+from refacing_lib.viz.widgets import LossMonitor
 
 # %% [markdown]
 # ## The data and the settings
@@ -127,7 +127,7 @@ config
 # | skip + squared error 100 | 0.214 | 0.883 | 0.006 | 0.231 | 0.641 | 0.016 |
 # | **skip + squared error 1000 (quick)** | **0.158** | **0.933** | 0.009 | **0.220** | **0.659** | 0.023 |
 #
-# The full profile (`refacing_lib/profiles/full.yaml`) keeps the paper's exact setting, for
+# The full profile (`refacing_lib/course/profiles/full.yaml`) keeps the paper's exact setting, for
 # instructors who reproduce the paper on a GPU. Set `input_skip = False` and
 # `supervised_weight = 0` above to train the paper's setting here (exercise 2).
 
@@ -150,7 +150,7 @@ config
 # 5. three Adam optimizers (both generators together, each discriminator alone) apply the
 #    gradients.
 #
-# All of this is `CycleGAN.train_step` in `refacing_lib/cyclegan.py`, which `train` calls once
+# All of this is `CycleGAN.train_step` in `refacing_lib/model/cyclegan.py`, which `train` calls once
 # per batch. The loop around it writes the losses to `history.csv` and TensorBoard, saves a
 # grid of test slices and their refacing after every epoch, and a checkpoint every
 # `checkpoint_every` epochs.
@@ -279,7 +279,7 @@ pretrained_scores[["anonymized mae_changed", "refaced mae_changed",
 # %% [markdown]
 # The paper's own measures are the Pearson correlation and the SSIM between the original and
 # the anonymized or refaced slice, on the front (face) half of each image, averaged per site
-# (`refacing_lib.metrics`). Higher is closer to the original:
+# (`refacing_lib.evaluate.metrics`). Higher is closer to the original:
 
 # %%
 test = ds.metadata[ds.metadata["split"] == "test"].reset_index(drop=True)

@@ -62,15 +62,16 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from refacing_lib import plotting
-from refacing_lib.course import experiments as experiment_list, prepare_data
-from refacing_lib.datasets import open_dataset
-from refacing_lib.evaluation import evaluate_run, write_results
-from refacing_lib.pretrained import evaluate_pretrained, score_pretrained
-from refacing_lib.profiles import dataset_dir, run_dir
-from refacing_lib.reidentify import face_profile, identification_rates
-from refacing_lib.training import TrainConfig, run_config, train
-from refacing_lib.widgets import HeadViewer
+from refacing_lib.course.pipeline import experiments as experiment_list
+from refacing_lib.course.pipeline import prepare_data
+from refacing_lib.course.profiles import dataset_dir, run_dir
+from refacing_lib.evaluate.evaluation import evaluate_run, write_results
+from refacing_lib.evaluate.pretrained import evaluate_pretrained, score_pretrained
+from refacing_lib.evaluate.reidentify import face_profile, identification_rates
+from refacing_lib.model.training import TrainConfig, run_config, train
+from refacing_lib.slicing.datasets import open_dataset
+from refacing_lib.viz import plotting
+from refacing_lib.viz.widgets import HeadViewer
 
 # %% [markdown]
 # ## The trained generators
@@ -320,7 +321,7 @@ print((results / "metrics.md").read_text())
 # ## The pretrained course model
 #
 # The runs above trained for a few minutes on 64 x 64 slices. The course also ships
-# generators trained for about 25 minutes each on a 2-core CPU (`refacing_lib/pretrained/`, the
+# generators trained for about 25 minutes each on a 2-core CPU (`refacing_lib/evaluate/pretrained/`, the
 # `course` profile): the paper's network width, 128 x 128 slices, 2,000 steps, with the same
 # two course options as notebook 05, on a synthetic cohort of its own (120 subjects of seed 1,
 # less two heads that the defacer refuses: 101 for training, 17 for testing). Its 17 test
@@ -401,7 +402,7 @@ pd.DataFrame(side_by_side, index=measures).T.round(3)
 #    for top-1 and 5/12 for top-5, with 12 gallery faces). Which rows of the profile does
 #    the attack compare, and what does each anonymization leave in them?
 # 2. Make the attack harder for yourself: restrict the probe rows to the lower face (below the
-#    nose) with `refacing_lib.reidentify.profile_distances`. Which version loses most?
+#    nose) with `refacing_lib.evaluate.reidentify.profile_distances`. Which version loses most?
 # 3. Train longer (notebook 05, `epochs = 6`, `restart = True`) and run this notebook again
 #    (it evaluates each run with the settings it was trained with, so it takes the longer run
 #    as it is). Which measure moves first: correlation, SSIM, or the top-1 rate? (To return

@@ -1,7 +1,7 @@
-"""``python -m refacing_lib``: the ``refacing`` command (:mod:`refacing_lib.cli`)."""
+"""``python -m refacing_lib``: the ``refacing`` command (:mod:`refacing_lib.course.cli`)."""
 
 import sys
 
-from .cli import main
+from refacing_lib.course.cli import main
 
 sys.exit(main())

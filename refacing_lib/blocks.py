@@ -1,7 +1,7 @@
 """Averaging arrays over blocks: down-sampling by integer factors.
 
-:func:`block_mean` is the one block average of the library: :func:`refacing_lib.slices.shrink`
-uses it to shrink images for smaller models, and :mod:`refacing_lib.deface` to work on a
+:func:`block_mean` is the one block average of the library: :func:`refacing_lib.slicing.slices.shrink`
+uses it to shrink images for smaller models, and :mod:`refacing_lib.anonymize.deface` to work on a
 coarse copy of the head.
 """
 

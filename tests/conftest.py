@@ -17,7 +17,6 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-
 #: The test files of the course data root (``course_root`` below): the notebooks, their
 #: solutions and the pretrained model, the longest chain of the suite; and the browser tests,
 #: so that the Jupyter kernels start in one process, one at a time: jupyter_client picks a
@@ -75,7 +74,7 @@ def ras_volume():
     return data, affine, zooms
 
 
-# ---- synthetic cohort fixtures (refacing_lib.synthetic) -------------------------------------
+# ---- synthetic cohort fixtures (refacing_lib.data.synthetic) -------------------------------------
 
 SYNTH_SMALL_SHAPE = (60, 96, 96)  # RAS shape of the fast, low-resolution synthetic test cohort
 
@@ -83,7 +82,7 @@ SYNTH_SMALL_SHAPE = (60, 96, 96)  # RAS shape of the fast, low-resolution synthe
 @pytest.fixture(scope="session")
 def synth_small_cohort(tmp_path_factory):
     """4 synthetic subjects with rescans at low resolution (shape SYNTH_SMALL_SHAPE), seed 0."""
-    from refacing_lib.synthetic import make_cohort
+    from refacing_lib.data.synthetic import make_cohort
 
     out = tmp_path_factory.mktemp("synth_small")
     paths = make_cohort(out, subjects=4, seed=0, rescans=True, progress=False,
@@ -94,14 +93,14 @@ def synth_small_cohort(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_ixi_cohort(tmp_path_factory):
     """3 full-size (IXI-shaped) synthetic subjects, one per site (Guys, HH, IOP), seed 0."""
-    from refacing_lib.synthetic import make_cohort
+    from refacing_lib.data.synthetic import make_cohort
 
     out = tmp_path_factory.mktemp("synth_ixi")
     paths = make_cohort(out, subjects=3, seed=0, progress=False)
     return out, paths
 
 
-# ---- slice datasets (refacing_lib.slices, refacing_lib.datasets) -----------------------------
+# ---- slice datasets (refacing_lib.slicing.slices, refacing_lib.slicing.datasets) -----------------------------
 
 SLICE_COHORT_SHAPE = (40, 64, 72)  # RAS shape of the small heads of slice_cohort
 SLICE_COHORT_NAMES = ("IXI002-Guys-0828-T1.nii.gz", "IXI012-HH-1211-T1.nii.gz",
@@ -130,7 +129,7 @@ def slice_cohort(tmp_path_factory):
 
     Returns ``(originals, anonymized)`` folders; 8 subjects: 3 Guys, 3 HH, 2 IOP.
     """
-    from refacing_lib.io import save_volume
+    from refacing_lib.data.io import save_volume
 
     root = tmp_path_factory.mktemp("slice_cohort")
     affine = np.diag([1.2, 0.9375, 0.9375, 1.0])
@@ -145,7 +144,7 @@ def slice_cohort(tmp_path_factory):
 @pytest.fixture(scope="session")
 def slice_dataset(slice_cohort, tmp_path_factory):
     """The 'all' dataset of slice_cohort (105 train, 63 test image pairs at 256 x 256)."""
-    from refacing_lib.datasets import build_dataset, open_dataset
+    from refacing_lib.slicing.datasets import build_dataset, open_dataset
 
     originals, anonymized = slice_cohort
     out = tmp_path_factory.mktemp("slice_dataset") / "synthetic-all-remove"
@@ -158,7 +157,7 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 #: Seconds a cell may run in the notebook and solution tests; the longest, notebook 06's
 #: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores, so a cell that
 #: runs longer is a fault. The limit also bounds a stall of papermill's client, seen in about
-#: two of eight two-worker runs before refacing_lib.kernel_client (see there), which is meant
+#: two of eight two-worker runs before refacing_lib.course.kernel_client (see there), which is meant
 #: to end it within a second; tested with simulated missed wake-ups, not yet against the stall.
 CELL_TIMEOUT = 480
 
@@ -185,8 +184,8 @@ def in_course_root(course_root, monkeypatch):
 def course_datasets(course_root):
     """The quick profile's cohort (with second scans), anonymized both ways, and the slice
     dataset of each of its experiments, as notebooks 01-03 leave them. Returns their folders."""
-    from refacing_lib.course import experiments, prepare_data, prepare_dataset
-    from refacing_lib.profiles import load_profile
+    from refacing_lib.course.pipeline import experiments, prepare_data, prepare_dataset
+    from refacing_lib.course.profiles import load_profile
 
     profile = load_profile("quick")
     with pytest.MonkeyPatch.context() as patch:
@@ -200,7 +199,7 @@ def course_datasets(course_root):
 def pretrained_test_data(course_root):
     """The pretrained model's test subjects, anonymized and sliced both ways (for notebook 06
     and tests/test_pretrained.py). Returns the two test datasets."""
-    from refacing_lib.pretrained import prepare_test_data
+    from refacing_lib.evaluate.pretrained import prepare_test_data
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REFACING_DATA", str(course_root))

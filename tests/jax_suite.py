@@ -18,9 +18,9 @@ import numpy as np
 def main(dataset: str, work: str) -> None:
     import keras
 
-    from refacing_lib import checkpoints
-    from refacing_lib.cyclegan import CycleGAN
-    from refacing_lib.training import TrainConfig, train
+    from refacing_lib.model import checkpoints
+    from refacing_lib.model.cyclegan import CycleGAN
+    from refacing_lib.model.training import TrainConfig, train
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
     work = Path(work)

@@ -279,7 +279,7 @@ def test_course_py_opens_as_notebook_and_other_py_as_text(page, lab):
 @pytest.fixture(scope="module")
 def small_head(tmp_path_factory):
     """One synthetic head at low resolution (60 x 96 x 96 voxels) and its true face mask."""
-    from refacing_lib.synthetic import make_cohort
+    from refacing_lib.data.synthetic import make_cohort
 
     folder = tmp_path_factory.mktemp("browser_head")
     (path,) = make_cohort(folder, subjects=1, seed=0, progress=False, shape=(60, 96, 96))
@@ -290,8 +290,8 @@ def small_head(tmp_path_factory):
 def test_slice_browser_slider_and_view(page, lab, small_head):
     head, face = small_head
     _notebook(lab.root / "slice_browser.ipynb",
-              "from refacing_lib.io import load_volume\n"
-              "from refacing_lib.widgets import SliceBrowser\n"
+              "from refacing_lib.data.io import load_volume\n"
+              "from refacing_lib.viz.widgets import SliceBrowser\n"
               f"vol = load_volume({str(head)!r})\n"
               f"face = load_volume({str(face)!r}).data > 0",
               "SliceBrowser({'original': vol.data, 'face removed': vol.data * ~face}, vol.zooms)")
@@ -318,8 +318,8 @@ def test_slice_browser_slider_and_view(page, lab, small_head):
 
 def test_dataset_browser_slider_and_split(page, lab, slice_dataset):
     _notebook(lab.root / "dataset_browser.ipynb",
-              "from refacing_lib.datasets import open_dataset\n"
-              "from refacing_lib.widgets import DatasetBrowser\n"
+              "from refacing_lib.slicing.datasets import open_dataset\n"
+              "from refacing_lib.viz.widgets import DatasetBrowser\n"
               f"ds = open_dataset({str(slice_dataset.folder)!r})",
               "DatasetBrowser(ds, split='test')")
     _open(page, "dataset_browser.ipynb")
@@ -355,8 +355,8 @@ def _picture(source: str):
 def test_head_viewer_renders_and_turns(page, lab, small_head):
     head, face = small_head
     _notebook(lab.root / "head_viewer.ipynb",
-              "from refacing_lib.io import load_volume\n"
-              "from refacing_lib.widgets import HeadViewer\n"
+              "from refacing_lib.data.io import load_volume\n"
+              "from refacing_lib.viz.widgets import HeadViewer\n"
               f"vol = load_volume({str(head)!r})\n"
               f"face = load_volume({str(face)!r}).data > 0",
               "HeadViewer({'original': vol.data, 'face removed': vol.data * ~face}, vol.zooms)")
@@ -383,7 +383,7 @@ def test_head_viewer_renders_and_turns(page, lab, small_head):
 def test_loss_monitor_redraws_in_place(page, lab):
     _notebook(lab.root / "loss_monitor.ipynb",
               "import numpy as np\n"
-              "from refacing_lib.widgets import LossMonitor\n"
+              "from refacing_lib.viz.widgets import LossMonitor\n"
               "rng = np.random.default_rng(0)\n"
               "def losses(step):\n"
               "    return {name: float(v) for name, v in zip(\n"

@@ -6,9 +6,9 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from refacing_lib import checkpoints
-from refacing_lib.cyclegan import CycleGAN
-from refacing_lib.training import TrainConfig, load_generator
+from refacing_lib.model import checkpoints
+from refacing_lib.model.cyclegan import CycleGAN
+from refacing_lib.model.training import TrainConfig, load_generator
 
 TINY = TrainConfig(image_size=32, filters=4, residual_blocks=1, disc_filters=8, pool_size=2)
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import refacing_lib
-from refacing_lib import cli
-from refacing_lib.io import load_volume
+from refacing_lib.course import cli
+from refacing_lib.data.io import load_volume
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,14 +113,14 @@ def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, caps
         (out / "metrics.md").write_text(f"{len(evaluations)} evaluations\n")
         return out / "metrics.md"
 
-    monkeypatch.setattr("refacing_lib.synthetic.make_cohort", stage("cohort"))
-    monkeypatch.setattr("refacing_lib.deface.deface_folders",
+    monkeypatch.setattr("refacing_lib.data.synthetic.make_cohort", stage("cohort"))
+    monkeypatch.setattr("refacing_lib.anonymize.deface.deface_folders",
                         stage("anonymize", SimpleNamespace(ok=True)))
-    monkeypatch.setattr("refacing_lib.datasets.build_dataset", stage("slices", tmp_path))
-    monkeypatch.setattr("refacing_lib.training.train",
+    monkeypatch.setattr("refacing_lib.slicing.datasets.build_dataset", stage("slices", tmp_path))
+    monkeypatch.setattr("refacing_lib.model.training.train",
                         stage("train", SimpleNamespace(interrupted=False)))
-    monkeypatch.setattr("refacing_lib.evaluation.evaluate_run", stage("evaluate", "result"))
-    monkeypatch.setattr("refacing_lib.evaluation.write_results", write_results)
+    monkeypatch.setattr("refacing_lib.evaluate.evaluation.evaluate_run", stage("evaluate", "result"))
+    monkeypatch.setattr("refacing_lib.evaluate.evaluation.write_results", write_results)
     stages = ["cohort"] + ["anonymize", "slices", "train", "evaluate"] * 2  # quick: 2 runs
 
     assert cli.main(["reproduce", "--out", str(tmp_path / "results")]) == 0
@@ -160,7 +160,7 @@ def test_library_errors_become_one_clear_line(tmp_path, capsys):
 
 def test_fetch_ixi_passes_its_arguments(tmp_path, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr("refacing_lib.ixi.fetch", lambda dest, extract: calls.append((dest, extract)) or dest)
+    monkeypatch.setattr("refacing_lib.data.ixi.fetch", lambda dest, extract: calls.append((dest, extract)) or dest)
     assert cli.main(["fetch-ixi", str(tmp_path), "--no-extract"]) == 0
     assert calls == [(tmp_path, False)]
     assert f"IXI T1 data ready in {tmp_path}" in capsys.readouterr().out
@@ -169,7 +169,7 @@ def test_fetch_ixi_passes_its_arguments(tmp_path, monkeypatch, capsys):
 # ---- refacing deface ---------------------------------------------------------------------------
 
 def test_deface_methods_match_the_library():
-    from refacing_lib.deface import METHODS
+    from refacing_lib.anonymize.deface import METHODS
 
     assert cli.DEFACE_METHODS == METHODS
 
@@ -248,7 +248,7 @@ def test_deface_blur_writes_a_blurred_face_and_its_mask(synth_ixi_cohort, tmp_pa
 # ---- refacing slices ---------------------------------------------------------------------------
 
 def test_slice_settings_match_the_library():
-    from refacing_lib.slices import MIDPLANES, SPACINGS
+    from refacing_lib.slicing.slices import MIDPLANES, SPACINGS
 
     assert cli.SLICE_SPACINGS == tuple(SPACINGS) and cli.SLICE_MIDPLANES == MIDPLANES
 
@@ -256,7 +256,7 @@ def test_slice_settings_match_the_library():
 def test_slices_builds_in_the_data_root_layout(slice_cohort, tmp_path, monkeypatch, capsys):
     import shutil
 
-    from refacing_lib.datasets import open_dataset
+    from refacing_lib.slicing.datasets import open_dataset
 
     originals, anonymized = slice_cohort
     monkeypatch.setenv("REFACING_DATA", str(tmp_path))
@@ -291,7 +291,7 @@ def test_slices_refuses_a_bad_spacing(capsys):
 def test_train_then_reface_a_dataset_and_volumes(slice_dataset, slice_cohort, tmp_path, capsys):
     import yaml
 
-    from refacing_lib.io import load_volume
+    from refacing_lib.data.io import load_volume
 
     profile = tmp_path / "tiny.yaml"
     profile.write_text(yaml.safe_dump({

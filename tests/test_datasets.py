@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 from conftest import SLICE_COHORT_NAMES
 
-from refacing_lib import datasets
-from refacing_lib.datasets import (build_dataset, cyclegan_pipeline, dataset_plan, decode, encode,
-                                   open_dataset, paired_pipeline)
-from refacing_lib.io import VolumeError, load_volume
-from refacing_lib.slices import subject_slices
+from refacing_lib.data.io import VolumeError, load_volume
+from refacing_lib.slicing import datasets
+from refacing_lib.slicing.datasets import (
+    build_dataset,
+    cyclegan_pipeline,
+    dataset_plan,
+    decode,
+    encode,
+    open_dataset,
+    paired_pipeline,
+)
+from refacing_lib.slicing.slices import subject_slices
 
 
 def _ixi_listing():
@@ -247,7 +254,7 @@ def test_pipelines_shuffle_pair_and_downscale(built):
 
 
 def test_dataset_browser_shows_the_pair_the_metadata_names(built):
-    from refacing_lib.widgets import DatasetBrowser
+    from refacing_lib.viz.widgets import DatasetBrowser
 
     ds = open_dataset(built[0])
     browser = DatasetBrowser(ds)

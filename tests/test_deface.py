@@ -1,4 +1,4 @@
-"""Face blurring and removal (refacing_lib.deface) against the synthetic ground truth."""
+"""Face blurring and removal (refacing_lib.anonymize.deface) against the synthetic ground truth."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -8,9 +8,16 @@ import pytest
 from nilearn.datasets import MNI152_FILE_PATH
 from scipy import ndimage as ndi
 
-from refacing_lib.deface import DefaceError, _airway, _chin, _face_region, deface, find_face
-from refacing_lib.io import Volume, _zooms, load_volume, save_volume
-from refacing_lib.deface_checks import deface_quality
+from refacing_lib.anonymize.deface import (
+    DefaceError,
+    _airway,
+    _chin,
+    _face_region,
+    deface,
+    find_face,
+)
+from refacing_lib.anonymize.deface_checks import deface_quality
+from refacing_lib.data.io import Volume, _zooms, load_volume, save_volume
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +32,7 @@ def _truth(path: Path) -> dict:
 
 def _one_subject(folder: Path, number: int, seed: int) -> Path:
     """Subject ``number`` (1-based) of the synthetic cohort of ``seed``, written alone."""
-    from refacing_lib.synthetic import cohort_entries, make_cohort
+    from refacing_lib.data.synthetic import cohort_entries, make_cohort
 
     name = cohort_entries(number, seed)[-1]["name"]
     (path,) = make_cohort(folder, subjects=number, seed=seed, progress=False, only=[name])
@@ -33,7 +40,7 @@ def _one_subject(folder: Path, number: int, seed: int) -> Path:
 
 
 def _in_memory(image: np.ndarray, affine: np.ndarray) -> Volume:
-    """A :func:`refacing_lib.synthetic.synthesize` image as a Volume, without a file."""
+    """A :func:`refacing_lib.data.synthetic.synthesize` image as a Volume, without a file."""
     return Volume(data=np.ascontiguousarray(image), affine=affine, zooms=_zooms(affine))
 
 
@@ -251,7 +258,7 @@ def test_remove_stops_at_the_pharynx():
     """IXI011 of seed 0 (Guys) has a shallow face: the fixed depth behind the profile reached
     past the pharynx into the muscles in front of the spine, and removal changed 4.5% of the
     other head voxels. The region now ends at the airway's posterior wall."""
-    from refacing_lib import synthetic
+    from refacing_lib.data import synthetic
 
     entry = synthetic.cohort_entries(7, seed=0)[6]
     assert entry["stem"].startswith("IXI011-Guys")
@@ -296,7 +303,7 @@ def test_unknown_method(synth_ixi_cohort):
 @pytest.mark.parametrize("pitch", [-14.0, 14.0])
 def test_strongly_pitched_head_keeps_its_brain(pitch):
     """A head tilted 14 degrees chin-down or chin-up (IXI-sized, Guys) loses its face, not its brain."""
-    from refacing_lib import synthetic
+    from refacing_lib.data import synthetic
 
     params = synthetic.sample_subject(500, "Guys")
     image, truth, affine = synthetic.synthesize(
@@ -326,7 +333,7 @@ def _average_head(subjects: int, seed: int = 0, sigma_mm: float = 1.0):
     Returns the volume and the fraction of the subjects in whose brain, face and head each
     voxel lies (float32, the volume's shape): the ground truth of an average head.
     """
-    from refacing_lib import synthetic
+    from refacing_lib.data import synthetic
 
     target = np.diag([*AVERAGE_ZOOMS, 1.0])        # voxel -> head frame (mm)
     target[:3, 3] = [-(AVERAGE_SHAPE[0] - 1) / 2 * AVERAGE_ZOOMS[0], -115.0, -172.0]
@@ -493,8 +500,13 @@ def test_smoothed_head_is_defaced_without_touching_its_brain(synth_ixi_cohort, s
 def test_both_methods_at_once_find_each_face_once(synth_ixi_cohort, tmp_path, monkeypatch):
     """``deface_folders`` writes what ``deface_folder`` writes for each method alone, finding
     the face once for both; run again, it writes only a method whose output is missing."""
-    from refacing_lib import deface as module
-    from refacing_lib.deface import METHODS, changed_mask_path, deface_folder, deface_folders
+    from refacing_lib.anonymize import deface as module
+    from refacing_lib.anonymize.deface import (
+        METHODS,
+        changed_mask_path,
+        deface_folder,
+        deface_folders,
+    )
 
     source = synth_ixi_cohort[1][1]
     alone = {m: tmp_path / "alone" / m for m in METHODS}

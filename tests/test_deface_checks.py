@@ -1,10 +1,10 @@
-"""Defacing measured against ground-truth masks (refacing_lib.deface_checks), on hand-made
+"""Defacing measured against ground-truth masks (refacing_lib.anonymize.deface_checks), on hand-made
 heads."""
 
 import numpy as np
 import pytest
 
-from refacing_lib.deface_checks import deface_quality, profile_detail
+from refacing_lib.anonymize.deface_checks import deface_quality, profile_detail
 
 
 def _box_head():

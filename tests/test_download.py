@@ -1,4 +1,4 @@
-"""Tests of refacing_lib.download (and ixi.fetch) against a local HTTP server (127.0.0.1 only).
+"""Tests of refacing_lib.data.download (and ixi.fetch) against a local HTTP server (127.0.0.1 only).
 
 The server serves archives the tests build: a small tar of fake IXI T1 volumes and a tiny
 IXI.xls. It records every request (path and Range header) and can ignore Range requests or
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from refacing_lib import download, ixi
+from refacing_lib.data import download, ixi
 
 MEMBERS = {
     "IXI002-Guys-0828-T1.nii.gz": random.Random(2).randbytes(300),

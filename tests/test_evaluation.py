@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from refacing_lib import cli
-from refacing_lib.course import experiments
-from refacing_lib.evaluation import evaluate, gallery_profiles, write_results
+from refacing_lib.course import cli
+from refacing_lib.course.pipeline import experiments
+from refacing_lib.evaluate.evaluation import evaluate, gallery_profiles, write_results
 
 
 def _identity(size):
@@ -87,8 +87,8 @@ def test_reproduce_runs_every_stage_and_resumes(slice_cohort, tmp_path, monkeypa
     """`refacing reproduce` on IXI-named heads whose anonymization is already done."""
     import shutil
 
-    from refacing_lib.deface import changed_mask_path
-    from refacing_lib.io import load_volume, save_volume
+    from refacing_lib.anonymize.deface import changed_mask_path
+    from refacing_lib.data.io import load_volume, save_volume
 
     originals, anonymized = slice_cohort
     monkeypatch.setenv("REFACING_DATA", str(tmp_path / "data"))

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from refacing_lib import checkpoints, training
-from refacing_lib.training import TrainConfig, latest_checkpoint, train
+from refacing_lib.model import checkpoints, training
+from refacing_lib.model.training import TrainConfig, latest_checkpoint, train
 
 SETTINGS = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2,
                 pool_size=2, epochs=6, steps_per_epoch=3, checkpoint_every=1, seed=3)

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from refacing_lib.io import VolumeError, load_volume, save_volume
+from refacing_lib.data.io import VolumeError, load_volume, save_volume
 
 STORAGE_ORDERS = ["RAS", "PSR", "LIP", "ASL", "SRA", "IPL"]
 

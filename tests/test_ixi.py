@@ -1,4 +1,4 @@
-"""Tests of refacing_lib.ixi: names, sites, volume listing, the download's files, the paper's
+"""Tests of refacing_lib.data.ixi: names, sites, volume listing, the download's files, the paper's
 splits, demographics."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from refacing_lib import ixi
+from refacing_lib.data import ixi
 
 # ------------------------------------------------------------------------------------------
 # names

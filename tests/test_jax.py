@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refacing_lib import checkpoints, training
-from refacing_lib.cyclegan import CycleGAN
-from refacing_lib.datasets import numpy_batches
-from refacing_lib.training import TrainConfig, train
+from refacing_lib.model import checkpoints, training
+from refacing_lib.model.cyclegan import CycleGAN
+from refacing_lib.model.training import TrainConfig, train
+from refacing_lib.slicing.datasets import numpy_batches
 
 pytest.importorskip("jax", reason="JAX is not installed: pip install -r requirements.txt")
 

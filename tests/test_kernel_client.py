@@ -1,4 +1,4 @@
-"""The kernel client of papermill's runs (refacing_lib.kernel_client) finds a message whose
+"""The kernel client of papermill's runs (refacing_lib.course.kernel_client) finds a message whose
 wake-up was missed within a second, where jupyter_client's channel waits for its time limit."""
 
 import asyncio
@@ -13,8 +13,8 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import Session
 from nbclient import NotebookClient
 
-from refacing_lib import course, kernel_client
-from refacing_lib.kernel_client import CHECK_EVERY, WakefulChannel, WakefulKernelClient
+from refacing_lib.course import kernel_client, notebooks
+from refacing_lib.course.kernel_client import CHECK_EVERY, WakefulChannel, WakefulKernelClient
 
 
 def _miss_poll_wakeups(monkeypatch):
@@ -95,13 +95,13 @@ def test_papermills_kernel_manager_makes_wakeful_clients():
     """papermill hands ``config`` to nbclient's NotebookClient (its PapermillNotebookClient's
     base), whose kernel manager makes the clients."""
     nb = nbformat.v4.new_notebook()
-    manager = NotebookClient(nb, config=course.kernel_config()).create_kernel_manager()
+    manager = NotebookClient(nb, config=notebooks.kernel_config()).create_kernel_manager()
     client = manager.client()
     assert isinstance(client, WakefulKernelClient)
     for channel in ("shell", "iopub", "stdin"):
         assert getattr(client, f"{channel}_channel_class") is WakefulChannel
     # the client's section does not replace the encryption of the KernelManager section
-    encryption = course.kernel_config().KernelManager.transport_encryption
+    encryption = notebooks.kernel_config().KernelManager.transport_encryption
     assert manager.transport_encryption == encryption
     manager.context.term()
 
@@ -114,7 +114,7 @@ def test_a_notebook_runs_when_no_socket_wakes_papermill(tmp_path, monkeypatch):
     ever; papermill gives up after 4 s)."""
     _miss_poll_wakeups(monkeypatch)
     monkeypatch.setattr(kernel_client, "CHECK_EVERY", 0.25)
-    monkeypatch.setattr(course, "prepare_data", lambda *args, **kwargs: None)
+    monkeypatch.setattr(notebooks, "prepare_data", lambda *args, **kwargs: None)
     folder = tmp_path / "nbs"
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -123,7 +123,7 @@ def test_a_notebook_runs_when_no_socket_wakes_papermill(tmp_path, monkeypatch):
                                  "language": "python"}
     nbformat.write(nb, folder / "01_sevens.ipynb")
     start = time.monotonic()
-    (executed,) = course.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
+    (executed,) = notebooks.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
                                        log=lambda line: None, cell_timeout=120)
     assert time.monotonic() - start < 60
     cells = nbformat.read(executed, as_version=4).cells

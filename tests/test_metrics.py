@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from refacing_lib.metrics import (front_half, pearson, similarity, site_means, slice_discontinuity,
-                                   ssim)
+from refacing_lib.evaluate.metrics import (
+    front_half,
+    pearson,
+    similarity,
+    site_means,
+    slice_discontinuity,
+    ssim,
+)
 
 
 def test_front_half_is_the_anterior_columns():

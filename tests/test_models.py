@@ -4,8 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from refacing_lib.models import (ReflectionPadding2D, build_discriminator, build_generator,
-                                 count_convolutions, instance_norm, receptive_field)
+from refacing_lib.model.networks import (
+    ReflectionPadding2D,
+    build_discriminator,
+    build_generator,
+    count_convolutions,
+    instance_norm,
+    receptive_field,
+)
 
 
 def test_paper_networks_have_the_paper_sizes():

@@ -11,9 +11,9 @@ import time
 import nbformat
 import pytest
 import yaml
-
 from conftest import CELL_TIMEOUT
-from refacing_lib.course import NotebookFailed, find_notebooks, run_notebooks
+
+from refacing_lib.course.notebooks import NotebookFailed, find_notebooks, run_notebooks
 
 NOTEBOOKS = [nb.stem for nb in find_notebooks()]
 
@@ -75,16 +75,16 @@ def test_runner_stops_at_the_failing_notebook(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_cell_longer_than_the_timeout_fails_its_notebook(tmp_path, monkeypatch):
-    from refacing_lib import course
+    from refacing_lib.course import notebooks
 
-    monkeypatch.setattr(course, "prepare_data", lambda *args, **kwargs: None)
+    monkeypatch.setattr(notebooks, "prepare_data", lambda *args, **kwargs: None)
     folder = tmp_path / "nbs"
     folder.mkdir()
     _notebook(folder / "01_stuck.ipynb", "import time\nprint('waiting')\ntime.sleep(600)")
     start = time.monotonic()
     with pytest.raises(NotebookFailed, match=r"01_stuck.ipynb failed after \d+ s: A cell timed "
                                              r"out .* after 3 seconds. \(cell_timeout=3 s\)"):
-        course.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
+        notebooks.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
                              log=lambda line: None, cell_timeout=3)
     assert time.monotonic() - start < 120
     cells = nbformat.read(tmp_path / "out" / "01_stuck.ipynb", as_version=4).cells
@@ -95,17 +95,17 @@ def test_a_cell_longer_than_the_timeout_fails_its_notebook(tmp_path, monkeypatch
 def test_kernels_run_without_the_unencrypted_tcp_warning(tmp_path, monkeypatch, capfd):
     """papermill's kernels get CurveZMQ keys: ipykernel's "running over TCP without
     encryption" warning (printed on the kernel's stderr at every start) is gone."""
-    from refacing_lib import course
+    from refacing_lib.course import notebooks
 
-    monkeypatch.setattr(course, "prepare_data", lambda *args, **kwargs: None)
+    monkeypatch.setattr(notebooks, "prepare_data", lambda *args, **kwargs: None)
     folder = tmp_path / "nbs"
     folder.mkdir()
     _notebook(folder / "01_hello.ipynb", "print('kernel says hello')")
-    (executed,) = course.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
+    (executed,) = notebooks.run_notebooks("quick", tmp_path / "out", notebooks_dir=folder,
                                        log=lambda line: None)
     cells = nbformat.read(executed, as_version=4).cells
     (hello,) = [c for c in cells if "kernel says" in c.source]
     assert hello.outputs[0]["text"] == "kernel says hello\n"
-    assert course.kernel_config().KernelManager.transport_encryption == "auto"
+    assert notebooks.kernel_config().KernelManager.transport_encryption == "auto"
     captured = capfd.readouterr()
     assert "without encryption" not in captured.out + captured.err

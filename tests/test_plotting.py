@@ -4,8 +4,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from refacing_lib.plotting import save_figure, show_orthogonal, show_mask, show_slice, slice_view
-from refacing_lib.widgets import SliceBrowser
+from refacing_lib.viz.plotting import (
+    save_figure,
+    show_mask,
+    show_orthogonal,
+    show_slice,
+    slice_view,
+)
+from refacing_lib.viz.widgets import SliceBrowser
 
 
 def test_sagittal_view_puts_anterior_right_and_superior_up(ras_volume):
@@ -87,8 +93,8 @@ def test_show_mask_overlays_the_same_slice_in_mm(ras_volume):
 
 
 def test_loss_plot_and_monitor_show_the_running_means():
-    from refacing_lib.plotting import plot_losses
-    from refacing_lib.widgets import LossMonitor
+    from refacing_lib.viz.plotting import plot_losses
+    from refacing_lib.viz.widgets import LossMonitor
 
     steps = np.arange(1, 101)
     history = {"step": steps, "g_AB": np.ones(100), "g_BA": 2 * np.ones(100),
@@ -115,7 +121,7 @@ def test_loss_plot_and_monitor_show_the_running_means():
 def test_site_scores_show_images_and_site_means():
     import pandas as pd
 
-    from refacing_lib.plotting import plot_site_scores
+    from refacing_lib.viz.plotting import plot_site_scores
 
     table = pd.DataFrame({"site": ["Guys"] * 3 + ["HH"] * 2 + ["IOP"],
                           "refaced": [0.5, 0.7, 0.9, 0.2, 0.4, 0.6]})
@@ -132,7 +138,7 @@ def test_site_scores_show_images_and_site_means():
 
 def _ball_head(shape=(40, 48, 44), zooms=(1.2, 0.9375, 0.9375), nose=True):
     """A bright ellipsoid 'head' with, optionally, a 'nose' bump on its anterior side."""
-    from refacing_lib.io import Volume
+    from refacing_lib.data.io import Volume
 
     i, j, k = np.indices(shape, dtype=float)
     c = (np.array(shape) - 1) / 2
@@ -144,7 +150,7 @@ def _ball_head(shape=(40, 48, 44), zooms=(1.2, 0.9375, 0.9375), nose=True):
 
 
 def test_skin_mesh_follows_the_head_in_mm():
-    from refacing_lib.plotting import skin_mesh
+    from refacing_lib.viz.plotting import skin_mesh
 
     head = _ball_head()
     triangles, shade, span = skin_mesh(head.data, head.zooms, level=250, step=1)
@@ -157,7 +163,7 @@ def test_skin_mesh_follows_the_head_in_mm():
 
 
 def test_head_viewer_turns_every_head_together():
-    from refacing_lib.widgets import HeadViewer
+    from refacing_lib.viz.widgets import HeadViewer
 
     original, noseless = _ball_head(), _ball_head(nose=False)
     viewer = HeadViewer({"original": original, "anonymized": noseless}, level=250, step=2)
@@ -175,7 +181,7 @@ def test_head_viewer_turns_every_head_together():
 
 
 def test_anat_views_draws_nilearn_cuts_in_scanner_mm():
-    from refacing_lib.plotting import anat_views
+    from refacing_lib.viz.plotting import anat_views
 
     head = _ball_head()
     fig = anat_views({"original": head, "noseless": _ball_head(nose=False)})

@@ -8,9 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refacing_lib import pretrained
-from refacing_lib.pretrained import (PRETRAINED_DIR, held_out_subjects, load_pretrained,
-                                     manifest, pretrained_average_face, weights_path)
+from refacing_lib.evaluate import pretrained
+from refacing_lib.evaluate.pretrained import (
+    PRETRAINED_DIR,
+    held_out_subjects,
+    load_pretrained,
+    manifest,
+    pretrained_average_face,
+    weights_path,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 METHODS = ("blur", "remove")
@@ -115,7 +121,7 @@ def test_pretrained_results_are_kept_and_the_weights_still_checked(in_course_roo
                                                                    monkeypatch):
     """A second evaluation copies the kept results without refacing anything, after checking
     the weights' sha256; another key measures again."""
-    from refacing_lib import evaluation
+    from refacing_lib.evaluate import evaluation
 
     first = pretrained.evaluate_pretrained(tmp_path / "first", METHODS, log=lambda line: None)
 
@@ -160,7 +166,7 @@ def test_the_results_key_follows_the_test_data_and_the_code(pretrained_test_data
                     ignore=shutil.ignore_patterns("*.npz", "*.gz", "__pycache__"))
     monkeypatch.setattr(pretrained, "_LIBRARY", library)
     assert pretrained._results_key(datasets) == key
-    metrics = library / "metrics.py"           # one changed line of code: another key
+    metrics = library / "evaluate" / "metrics.py"           # one changed line of code: another key
     metrics.write_text(metrics.read_text().replace("import numpy as np", "import numpy as np  #"))
     assert pretrained._results_key(datasets) != key
     monkeypatch.setattr(pretrained, "_KEY_PACKAGES", ("keras", "numpy"))

@@ -5,9 +5,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from refacing_lib.io import Volume, load_volume, save_volume
-from refacing_lib.reface import reface_dataset, reface_file, reface_images, reface_volume
-from refacing_lib.slices import normalisation_scale
+from refacing_lib.data.io import Volume, load_volume, save_volume
+from refacing_lib.model.reface import reface_dataset, reface_file, reface_images, reface_volume
+from refacing_lib.slicing.slices import normalisation_scale
 
 
 def _identity(size):

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from refacing_lib.reidentify import (TISSUE_LEVEL, face_profile, identification_rates,
-                                     profile_distances, rate_interval, with_average_face)
+from refacing_lib.evaluate.reidentify import (
+    TISSUE_LEVEL,
+    face_profile,
+    identification_rates,
+    profile_distances,
+    rate_interval,
+    with_average_face,
+)
 
 
 def _image(edges, size=64):

@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 from conftest import small_head
 
-from refacing_lib.io import Volume
-from refacing_lib.slices import (from_model_range, midsagittal_index, normalisation_scale,
-                                 sagittal_image, slice_indices, subject_slices, to_model_range)
+from refacing_lib.data.io import Volume
+from refacing_lib.slicing.slices import (
+    from_model_range,
+    midsagittal_index,
+    normalisation_scale,
+    sagittal_image,
+    slice_indices,
+    subject_slices,
+    to_model_range,
+)
 
 ZOOMS = (1.2, 0.9375, 0.9375)
 
@@ -114,7 +121,7 @@ def test_anonymized_volume_on_another_grid_is_refused():
 @pytest.mark.parametrize("shape, zooms", [((3, 256, 256), ZOOMS), ((3, 300, 200), ZOOMS),
                                           ((3, 120, 100), (1.0, 2.0, 2.0))])
 def test_image_to_plane_inverts_sagittal_image(shape, zooms):
-    from refacing_lib.slices import image_to_plane
+    from refacing_lib.slicing.slices import image_to_plane
 
     rng = np.random.default_rng(6)
     data = ndimage_smooth(rng.random(shape).astype(np.float32))
@@ -138,7 +145,7 @@ def ndimage_smooth(data):
 
 
 def test_shrink_averages_blocks():
-    from refacing_lib.slices import shrink
+    from refacing_lib.slicing.slices import shrink
 
     images = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
     np.testing.assert_allclose(shrink(images, 2)[0], [[2.5, 4.5], [10.5, 12.5]])

@@ -11,9 +11,9 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import CELL_TIMEOUT
-from refacing_lib.course import NOTEBOOKS_DIR, find_notebooks, run_notebooks
+
+from refacing_lib.course.notebooks import NOTEBOOKS_DIR, find_notebooks, run_notebooks
 
 SOLUTIONS_DIR = NOTEBOOKS_DIR / "solutions"
 SOLUTIONS = [nb.stem for nb in find_notebooks(SOLUTIONS_DIR)]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from refacing_lib import synthetic as S
-from refacing_lib.io import load_volume
+from refacing_lib.data import synthetic as S
+from refacing_lib.data.io import load_volume
 
 IXI_NAME = re.compile(r"IXI(\d{3})-(Guys|HH|IOP)-(\d{4})-T1\.nii\.gz")
 SMALL = (60, 96, 96)
@@ -81,7 +81,7 @@ def test_subject_is_independent_of_cohort_size(tmp_path):
 
 
 def test_make_cohort_writes_only_the_named_subjects_as_in_the_whole_cohort(tmp_path):
-    from refacing_lib.course import cohort_names
+    from refacing_lib.course.pipeline import cohort_names
 
     shape = (24, 40, 40)
     names = [e["name"] for e in S.cohort_entries(4, seed=3)]
@@ -260,7 +260,7 @@ def test_rescan_is_reidentified_by_its_facial_profile(synth_small_cohort):
 # sha256 of each file's stored voxel array (as on disk, after nibabel's scaling: none here)
 # followed by its affine (float64), and of each JSON file's bytes. These values were measured
 # on the single-module refacing_lib/synthetic.py (commit cd1552d), before it was split into the
-# refacing_lib.synthetic package: the package must write byte-identical cohorts.
+# refacing_lib.data.synthetic package: the package must write byte-identical cohorts.
 
 SMALL_COHORT_SHA256 = {
     "IXI002-Guys-0630-T1.nii.gz":
@@ -481,7 +481,7 @@ def test_synthesize_and_label_map_arrays_are_unchanged():
 def test_label_numbering():
     """Face and brain tissues are contiguous label ranges (the ground truth masks are ranges),
     and LABELS names the painters' constants."""
-    from refacing_lib.synthetic import tissues as T
+    from refacing_lib.data.synthetic import tissues as T
 
     brain = (T.GM, T.WM, T.DEEP_GM, T.PALLIDUM, T.BRAINSTEM, T.CB_GM, T.CB_WM, T.VENT, T.SEPTUM)
     face = (T.SKIN, T.FAT, T.MUSCLE, T.VITREOUS, T.LENS, T.SCLERA, T.NERVE, T.CARTILAGE,
@@ -496,7 +496,7 @@ def test_label_numbering():
 
 
 def test_smoothed_polyline_rounds_corners_without_overshoot():
-    from refacing_lib.synthetic.face import smoothed_polyline
+    from refacing_lib.data.synthetic.face import smoothed_polyline
 
     grid = np.arange(0.0, 20.0, 0.25)
     curve = smoothed_polyline([15.0, 5.0, 10.0], [0.0, 0.0, 4.0], grid=grid, sigma=1.0)

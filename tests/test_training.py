@@ -10,11 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refacing_lib import training
-from refacing_lib.cyclegan import CycleGAN, ImagePool, pool_draws
-from refacing_lib.profiles import load_profile
-from refacing_lib.training import (TrainConfig, TrainingDiverged, learning_rate_at,
-                                   load_generator, run_config, train)
+from refacing_lib.course.profiles import load_profile
+from refacing_lib.model import training
+from refacing_lib.model.cyclegan import CycleGAN, ImagePool, pool_draws
+from refacing_lib.model.training import (
+    TrainConfig,
+    TrainingDiverged,
+    learning_rate_at,
+    load_generator,
+    run_config,
+    train,
+)
 
 # tiny networks: the behaviour under test does not depend on their size
 TINY = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2)
@@ -159,7 +165,7 @@ def test_keyboard_interrupt_from_a_callback_saves_and_a_second_sigint_stops_at_o
 
 @pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_path, monkeypatch):
-    from refacing_lib import datasets
+    from refacing_lib.slicing import datasets
 
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2)
     train(slice_dataset, tmp_path / "run", config, until_step=2, progress=False,
@@ -186,8 +192,8 @@ def test_two_devices_give_the_losses_of_one(slice_dataset, tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from refacing_lib.datasets import open_dataset, numpy_batches
-        from refacing_lib.training import CycleGAN, TrainConfig
+        from refacing_lib.slicing.datasets import open_dataset, numpy_batches
+        from refacing_lib.model.training import CycleGAN, TrainConfig
         ds = open_dataset({str(slice_dataset.folder)!r})
         config = TrainConfig(**{TINY!r}, batch_size=4)
         losses = {{}}

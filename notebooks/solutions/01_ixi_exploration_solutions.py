@@ -37,10 +37,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.io import load_volume, save_volume
-from refacing_lib.profiles import data_root
-from refacing_lib.slices import head_voxels, midsagittal_index
+from refacing_lib.course.profiles import data_root
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume, save_volume
+from refacing_lib.slicing.slices import head_voxels, midsagittal_index
+from refacing_lib.viz import plotting
 
 folder = Path(data_dir) if data_dir else data_root() / data_source
 if data_source == "synthetic":

@@ -35,11 +35,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import refacing_lib.deface
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.deface import DefaceError, deface, find_face
-from refacing_lib.io import load_volume
-from refacing_lib.profiles import data_root
+import refacing_lib.anonymize.deface
+from refacing_lib.anonymize.deface import DefaceError, deface, find_face
+from refacing_lib.course.profiles import data_root
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume
+from refacing_lib.viz import plotting
 
 folder = Path(data_dir) if data_dir else data_root() / data_source
 if data_source == "synthetic":
@@ -127,17 +128,17 @@ assert all(r > 1 for r in ratio.values())
 # the face's shape survives: a thinner layer is easier to undo.
 
 # %%
-default_layer = refacing_lib.deface.BLUR_LAYER_MM
+default_layer = refacing_lib.anonymize.deface.BLUR_LAYER_MM
 try:
-    refacing_lib.deface.BLUR_LAYER_MM = 4.0
+    refacing_lib.anonymize.deface.BLUR_LAYER_MM = 4.0
     thin, thin_changed = deface(vol, "blur", finding)
 finally:
-    refacing_lib.deface.BLUR_LAYER_MM = default_layer
+    refacing_lib.anonymize.deface.BLUR_LAYER_MM = default_layer
 blurred, blur_changed = results["blur"]
 print(f"changed voxels: {default_layer:g} mm layer {int(blur_changed.sum())}, "
       f"4 mm layer {int(thin_changed.sum())}")
 assert thin_changed.sum() < blur_changed.sum()
-assert refacing_lib.deface.BLUR_LAYER_MM == default_layer
+assert refacing_lib.anonymize.deface.BLUR_LAYER_MM == default_layer
 
 # %%
 x_head = np.nonzero(finding.head.any(axis=(1, 2)))[0]

@@ -36,12 +36,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refacing_lib import ixi, plotting, synthetic
-from refacing_lib.datasets import dataset_plan
-from refacing_lib.deface import deface_folder
-from refacing_lib.io import load_volume
-from refacing_lib.profiles import anonymized_dir, data_root
-from refacing_lib.slices import SPACINGS, midsagittal_index, slice_indices, subject_slices
+from refacing_lib.anonymize.deface import deface_folder
+from refacing_lib.course.profiles import anonymized_dir, data_root
+from refacing_lib.data import ixi, synthetic
+from refacing_lib.data.io import load_volume
+from refacing_lib.slicing.datasets import dataset_plan
+from refacing_lib.slicing.slices import SPACINGS, midsagittal_index, slice_indices, subject_slices
+from refacing_lib.viz import plotting
 
 folder = Path(data_dir) if data_dir else data_root() / data_source
 if data_source == "synthetic":

@@ -26,8 +26,8 @@ figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empt
 import keras
 import numpy as np
 
-from refacing_lib.models import build_discriminator, build_generator, receptive_field
-from refacing_lib.cyclegan import lsgan_discriminator_loss, lsgan_generator_loss
+from refacing_lib.model.cyclegan import lsgan_discriminator_loss, lsgan_generator_loss
+from refacing_lib.model.networks import build_discriminator, build_generator, receptive_field
 
 BLOCK = 2 * (3 * 3 * 128 * 128 + 128) + 2 * 256   # one residual block at 128 channels
 PAPER = 2_849_537                                  # the paper's generator (9 blocks)

@@ -45,13 +45,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from refacing_lib import plotting
-from refacing_lib.course import experiments as experiment_list
-from refacing_lib.datasets import open_dataset
-from refacing_lib.evaluation import CHANGE_TOLERANCE, evaluate, gallery_profiles
-from refacing_lib.profiles import data_root, dataset_dir, run_dir
-from refacing_lib.reidentify import face_profile, identification_rates, profile_distances
-from refacing_lib.training import TrainConfig, load_generator, run_config, train
+from refacing_lib.course.pipeline import experiments as experiment_list
+from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE, evaluate, gallery_profiles
+from refacing_lib.evaluate.reidentify import face_profile, identification_rates, profile_distances
+from refacing_lib.model.training import TrainConfig, load_generator, run_config, train
+from refacing_lib.slicing.datasets import open_dataset
+from refacing_lib.viz import plotting
 
 course = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
                      disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,

@@ -1,0 +1,154 @@
+"""Checkpoints of a CycleGAN training: every variable by its Keras path, on any backend.
+
+A checkpoint ``step_NNNNNNN.npz`` holds one array per variable of
+:attr:`refacing_lib.model.cyclegan.CycleGAN.variables`, keyed by the variable's path
+(``G_AB/c7s1_conv/kernel``, ``adam_G/iteration``, ``pool_A/images``, ...), plus
+``__progress__`` (step, epoch, step in epoch, as JSON) and ``__config__`` (the
+:class:`~refacing_lib.model.training.TrainConfig`, as JSON). Arrays are plain numpy, so a run
+trained on TensorFlow goes on on JAX and the other way round. Loading checks every name and
+shape, so a weight never lands in the wrong variable.
+
+Checkpoints written before this format keyed the arrays by position (``G_AB/0``,
+``adam_G/3``); they are read by position with their shapes checked, with a message, and the
+next checkpoint is written by path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["save", "read", "restore", "assign", "network_arrays"]
+
+_POSITION_KEY = re.compile(r"^(G_AB|G_BA|D_A|D_B|adam_G|adam_D_A|adam_D_B)/(\d+)$")
+_IGNORED_SETTINGS = ("checkpoint_every", "samples")     # may change between sessions of a run
+
+
+def save(path: str | Path, variables: dict, progress: dict, config) -> Path:
+    """Write ``variables`` (path -> Keras variable), ``progress`` and ``config`` (a
+    TrainConfig) to ``path``.
+
+    Written to a temporary name in the same folder, then renamed: an interrupted write never
+    leaves a partial checkpoint under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.asarray(v.numpy()) for k, v in variables.items()}
+    arrays["__progress__"] = np.array(json.dumps(progress))
+    arrays["__config__"] = np.array(json.dumps(asdict(config)))
+    tmp = path.with_name(f".part-{path.name}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def read(path: str | Path) -> tuple[dict, dict, dict]:
+    """The arrays (by key), the progress and the settings (TrainConfig fields) of a checkpoint.
+
+    Raises
+    ------
+    ValueError
+        If the file is unreadable (named).
+    """
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        progress = json.loads(str(arrays.pop("__progress__")))
+        saved = json.loads(str(arrays.pop("__config__")))
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: unreadable checkpoint ({exc})") from exc
+    return arrays, progress, saved
+
+
+def restore(path: str | Path, variables: dict, config, log=print) -> dict:
+    """Load a checkpoint into ``variables`` (path -> Keras variable); returns its progress.
+
+    ``config`` (a TrainConfig) must equal the checkpoint's settings, except those that may
+    change between sessions; settings a newer version added take their defaults.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint is unreadable, was written with other settings than ``config``, or
+        lacks a variable or has it in another shape (each named).
+    """
+    arrays, progress, saved = read(path)
+    mine, theirs = asdict(config), {**asdict(type(config)()), **saved}
+    changed = {k: (theirs.get(k), v) for k, v in mine.items()
+               if theirs[k] != v and k not in _IGNORED_SETTINGS}
+    if changed:
+        raise ValueError(f"{path} was written with other settings "
+                         f"({', '.join(f'{k}: {o!r} -> {n!r}' for k, (o, n) in changed.items())});"
+                         " resume with the same settings or start a new run folder")
+    if any(_POSITION_KEY.match(k) for k in arrays):
+        arrays = _by_path(arrays, list(variables), path)
+        log(f"{path}: an older checkpoint whose weights are numbered, not named; read in the "
+            "order of this version's networks with every shape checked. The next checkpoint "
+            "is written with names")
+    assign(variables, arrays, path)
+    return progress
+
+
+def assign(variables: dict, arrays: dict, source) -> None:
+    """Assign ``arrays[key]`` to ``variables[key]`` for every key of ``variables``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source`` and the first missing key or wrong shape; nothing is assigned then.
+    """
+    for key, variable in variables.items():
+        if key not in arrays:
+            raise ValueError(f"{source}: no array for {key!r}; the checkpoint does not match "
+                             "this model")
+        if tuple(arrays[key].shape) != tuple(variable.shape):
+            raise ValueError(f"{source}: {key} has shape {tuple(arrays[key].shape)}, the model "
+                             f"expects {tuple(variable.shape)}")
+    extra = sorted(set(arrays) - set(variables))
+    if extra:
+        raise ValueError(f"{source}: arrays this model has no variable for: {extra[:3]}")
+    for key, variable in variables.items():
+        variable.assign(arrays[key].astype(variable.dtype))
+
+
+def network_arrays(arrays: dict, network: str, model) -> dict:
+    """The arrays of one network (``G_AB``, ``G_BA``, ``D_A`` or ``D_B``) among a
+    checkpoint's ``arrays`` (from :func:`read`), keyed by the paths of ``model``'s weights
+    (a network built outside a CycleGAN, whose paths lack the network's name), for
+    :func:`assign`."""
+    if any(_POSITION_KEY.match(k) for k in arrays):
+        return {v.path: arrays[f"{network}/{i}"] for i, v in enumerate(model.weights)
+                if f"{network}/{i}" in arrays}
+    prefix = f"{network}/"
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _by_path(arrays: dict, paths: list[str], source) -> dict:
+    """Position-keyed arrays renamed to the paths of the same variables of this version.
+
+    The old format numbered each network's weights and each optimizer's variables in the
+    order Keras lists them, which ``paths`` (a CycleGAN's variables in order) follows; pools
+    kept their names.
+    """
+    renamed = {k: v for k, v in arrays.items() if not _POSITION_KEY.match(k)}
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        head = path.split("/", 1)[0]
+        if not head.startswith("pool_"):
+            groups.setdefault(head, []).append(path)
+    for head, members in groups.items():
+        numbered = sorted((int(m.group(2)), k) for k in arrays
+                          if (m := _POSITION_KEY.match(k)) and m.group(1) == head)
+        if [i for i, _ in numbered] != list(range(len(members))):
+            raise ValueError(f"{source}: {len(numbered)} numbered arrays of {head}, this "
+                             f"version's model has {len(members)}; train a new run")
+        renamed.update({path: arrays[key] for path, (_, key) in zip(members, numbered)})
+    return renamed
