@@ -55,7 +55,7 @@ from matplotlib.patches import Rectangle
 from skimage.transform import resize
 
 from refacing_lib.course.profiles import dataset_dir
-from refacing_lib.model.cyclegan import (
+from refacing_lib.model.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     mean_absolute_error,

@@ -55,16 +55,19 @@ run_name = ""  # empty: the course's run, data/runs/{source}-{experiment}-{metho
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
+import inspect
 import shutil
 
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Code
 
 from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
 from refacing_lib.evaluate.metrics import similarity, site_means
 from refacing_lib.evaluate.pretrained import score_pretrained
+from refacing_lib.model.cyclegan import CycleGAN
 from refacing_lib.model.reface import reface_dataset
 from refacing_lib.model.training import TrainConfig, latest_checkpoint, learning_rate_at, train
 from refacing_lib.slicing.datasets import open_dataset
@@ -134,26 +137,40 @@ config
 # %% [markdown]
 # ## One training step
 #
-# Each step takes one batch of anonymized slices `a` and one of original slices `b`, **not
-# paired**: they come from different subjects and positions (notebook 03). Then, in one
-# compiled function (`tf.function`):
+# Each step takes a batch of anonymized slices `a` and a batch of original slices `b`. With
+# `supervised_weight` above 0, as here, they are **paired**: row i of `b` is the original of
+# row i of `a`. With `supervised_weight = 0`, the paper's CycleGAN, they are drawn
+# independently, from different subjects and positions (notebook 03). This is the whole step,
+# as the library runs it on TensorFlow (traced once into a compiled graph, `tf.function`):
+
+# %%
+Code(inspect.getsource(CycleGAN.tensorflow_step), language="python")
+
+# %% [markdown]
+# Read it from the top:
 #
-# 1. the generators translate both ways: `fake_b = G_AB(a)` (refaced), `fake_a = G_BA(b)`
-#    (anonymized), and back: `G_BA(fake_b)` should be `a`, `G_AB(fake_a)` should be `b`;
-# 2. the generator loss adds the LSGAN terms (each generator wants its fakes scored 1 by the
-#    other domain's discriminator) and 10 times the two cycle errors;
-# 3. each fake goes through an **image pool** of the last 50 fakes: half of the time the
-#    discriminator sees an older fake instead of the newest, which keeps it from chasing the
-#    generator's latest trick;
-# 4. each discriminator's loss compares its scores of real images with 1 and of pooled fakes
+# 1. the generators translate both ways, `fake_b = G_AB(a)` (refaced) and `fake_a = G_BA(b)`
+#    (anonymized), and back: `G_BA(fake_b)` should give `a` again, `G_AB(fake_a)` should give
+#    `b` (the two **cycle** errors, mean absolute differences);
+# 2. each generator wants its fakes scored 1 by the other domain's discriminator (the **LSGAN**
+#    terms `g_ab` and `g_ba`); the **identity** term (off in the paper) asks a generator to
+#    leave an image of its own target domain as it is, and the **supervised** term (a course
+#    option, on here) is the distance of each fake to its paired original;
+# 3. `g_total`, the generators' objective, adds the terms with their weights:
+#    `g_ab + g_ba + cycle_weight * cycle + identity_weight * identity
+#    + supervised_weight * supervised`;
+# 4. each fake goes through an **image pool** of past fakes (the last 50 in the paper): half
+#    of the time the discriminator sees an older fake instead of the newest, which keeps it
+#    from chasing the generator's latest trick;
+# 5. each discriminator's loss compares its scores of real images with 1 and of pooled fakes
 #    with 0;
-# 5. three Adam optimizers (both generators together, each discriminator alone) apply the
-#    gradients.
+# 6. three Adam optimizers (both generators together, each discriminator alone) apply the
+#    gradients the tape recorded.
 #
-# All of this is `CycleGAN.train_step` in `refacing_lib/model/cyclegan.py`, which `train` calls once
-# per batch. The loop around it writes the losses to `history.csv` and TensorBoard, saves a
-# grid of test slices and their refacing after every epoch, and a checkpoint every
-# `checkpoint_every` epochs.
+# `train` calls this step once per batch. The loop around it writes the losses to
+# `history.csv` and TensorBoard, saves a grid of test slices and their refacing after every
+# epoch, and a checkpoint every `checkpoint_every` epochs. The same step runs on JAX, on
+# several devices or in bfloat16 through `refacing_lib.model.backends`.
 #
 # ## The learning rate
 #

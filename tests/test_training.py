@@ -12,7 +12,7 @@ import pytest
 
 from refacing_lib.course.profiles import load_profile
 from refacing_lib.model import training
-from refacing_lib.model.cyclegan import CycleGAN, ImagePool, pool_draws
+from refacing_lib.model.pools import ImagePool, pool_draws
 from refacing_lib.model.training import (
     TrainConfig,
     TrainingDiverged,

@@ -26,7 +26,7 @@ figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empt
 import keras
 import numpy as np
 
-from refacing_lib.model.cyclegan import lsgan_discriminator_loss, lsgan_generator_loss
+from refacing_lib.model.losses import lsgan_discriminator_loss, lsgan_generator_loss
 from refacing_lib.model.networks import build_discriminator, build_generator, receptive_field
 
 BLOCK = 2 * (3 * 3 * 128 * 128 + 128) + 2 * 256   # one residual block at 128 channels

@@ -118,13 +118,12 @@ def load_pretrained(method: str):
     FileNotFoundError
         If a shipped file is missing.
     """
-    from refacing_lib.model.networks import build_generator
-    from refacing_lib.model.training import TrainConfig
+    from refacing_lib.model.cyclegan import TrainConfig
+    from refacing_lib.model.networks import generator_from_config
 
     entry, arrays = _checked_arrays(method)
     config = TrainConfig(**entry["config"])
-    generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
-                                config.input_skip, name="G_AB")
+    generator = generator_from_config(config, name="G_AB")
     weights = {k: v for k, v in arrays.items() if k != "average_face"}
     checkpoints.assign({v.path: v for v in generator.weights}, weights, weights_path(method))
     return generator

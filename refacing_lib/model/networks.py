@@ -26,7 +26,8 @@ import keras
 from keras import layers, ops
 
 __all__ = ["ReflectionPadding2D", "AddClipped", "instance_norm", "residual_block",
-           "build_generator", "build_discriminator", "count_convolutions", "receptive_field"]
+           "build_generator", "generator_from_config",
+           "build_discriminator", "count_convolutions", "receptive_field"]
 
 
 @keras.saving.register_keras_serializable(package="refacing")
@@ -139,6 +140,15 @@ def build_generator(image_size: int = 256, channels: int = 1, filters: int = 32,
     if input_skip:
         outputs = AddClipped(name="skip")([inputs, outputs])
     return keras.Model(inputs, outputs, name=name)
+
+
+def generator_from_config(config, name: str = "G_AB") -> keras.Model:
+    """The generator a training's settings describe (a
+    :class:`~refacing_lib.model.cyclegan.TrainConfig`: its ``image_size``, ``filters``,
+    ``residual_blocks`` and ``input_skip``), for one-channel images; see
+    :func:`build_generator`."""
+    return build_generator(config.image_size, 1, config.filters, config.residual_blocks,
+                           config.input_skip, name=name)
 
 
 def build_discriminator(image_size: int = 256, channels: int = 1, filters: int = 64,

@@ -36,111 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoints
-from .cyclegan import LOSSES, PRECISIONS, CycleGAN
+from .cyclegan import LOSSES, CycleGAN, TrainConfig
 
 __all__ = ["TrainConfig", "CycleGAN", "LOSSES", "TrainingDiverged", "TrainResult", "learning_rate_at",
            "train", "load_generator", "run_config", "latest_checkpoint"]
 
 _KEEP_CHECKPOINTS = 3
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of a CycleGAN training; profiles set them by the same names.
-
-    Attributes
-    ----------
-    image_size : int
-        Image side in pixels (the dataset's 256, or 128 / 64 down-scaled).
-    filters, residual_blocks : int
-        Generator width and depth (32 and 9 in the paper).
-    disc_filters : int
-        Discriminator width (64 in the paper).
-    batch_size : int
-        Global batch (1 in the paper); split across devices in data parallel training.
-    epochs : int
-        Passes over the training split (200 in the paper).
-    steps_per_epoch : int
-        0: one pass over the training split; otherwise at most this many steps per epoch.
-    decay_from : float
-        Fraction of the steps after which both learning rates decay linearly to 0 (0.5).
-    learning_rate, beta_1 : float
-        Adam settings (2e-4, 0.5).
-    cycle_weight, identity_weight, supervised_weight : float
-        Loss weights (10, 0, 0). A supervised weight above 0 trains on paired batches.
-    supervised_loss : {"mae", "mse"}
-        The supervised term's distance: mean absolute error (GAN-MRI's and Pix2Pix's), or
-        mean squared error, which learns a local change such as deblurring much faster: its
-        gradient is proportional to the error, so the many pixels a refacer should leave
-        alone do not drown the few it must change (measured in
-        ``benchmarks/compare_quick_variants.py``).
-    pool_size : int
-        Fakes kept per domain for the discriminators (50; 0 disables the pool).
-    input_skip : bool
-        Generators that add a learned change to their input and start as the identity
-        (:func:`refacing_lib.model.networks.build_generator`); False in the paper.
-    precision : {"float32", "bfloat16"}
-        ``bfloat16``: networks computed in bfloat16 (mixed precision, for GPUs); weights,
-        optimizer moments and losses stay float32.
-    seed : int
-        Seeds the weights, the data order and the pools.
-    checkpoint_every : int
-        Save a checkpoint every this many epochs (and at the end, and when interrupted).
-    samples : int
-        Test slices in the sample grid saved after each epoch.
-    """
-
-    image_size: int = 256
-    filters: int = 32
-    residual_blocks: int = 9
-    disc_filters: int = 64
-    batch_size: int = 1
-    epochs: int = 200
-    steps_per_epoch: int = 0
-    decay_from: float = 0.5
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    cycle_weight: float = 10.0
-    identity_weight: float = 0.0
-    supervised_weight: float = 0.0
-    supervised_loss: str = "mae"
-    pool_size: int = 50
-    input_skip: bool = False
-    precision: str = "float32"
-    seed: int = 0
-    checkpoint_every: int = 1
-    samples: int = 4
-
-    @classmethod
-    def from_profile(cls, profile: dict, **overrides) -> "TrainConfig":
-        """The config whose fields a profile (see :mod:`refacing_lib.course.profiles`) names; other
-        profile entries are ignored, ``overrides`` (None: not given) win."""
-        names = {f.name for f in fields(cls)}
-        given = {k: v for k, v in overrides.items() if v is not None}
-        config = cls(**{k: v for k, v in {**profile, **given}.items() if k in names})
-        config.check()
-        return config
-
-    def check(self) -> None:
-        """Raise ValueError naming the first setting out of range."""
-        for name in ("image_size", "filters", "residual_blocks", "disc_filters", "batch_size",
-                     "epochs", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        if self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
-        if not 0 <= self.decay_from <= 1:
-            raise ValueError(f"decay_from must be between 0 and 1, got {self.decay_from}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.supervised_loss not in ("mae", "mse"):
-            raise ValueError(f"supervised_loss must be 'mae' or 'mse', got {self.supervised_loss!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, "
-                             f"got {self.precision!r}")
-        if self.pool_size < 0 or self.steps_per_epoch < 0 or self.samples < 0:
-            raise ValueError("pool_size, steps_per_epoch and samples must not be negative")
 
 
 class TrainingDiverged(RuntimeError):
@@ -539,7 +441,7 @@ def load_generator(run_dir: str | Path, direction: str = "AB"):
     keras.Model
         Input and output (batch, size, size, 1) in [-1, 1].
     """
-    from .networks import build_generator
+    from .networks import generator_from_config
 
     if direction not in ("AB", "BA"):
         raise ValueError(f"direction must be 'AB' or 'BA', got {direction!r}")
@@ -548,8 +450,7 @@ def load_generator(run_dir: str | Path, direction: str = "AB"):
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train first (`refacing train`)")
     arrays, _, settings = checkpoints.read(checkpoint)
     config = _config(settings)
-    generator = build_generator(config.image_size, 1, config.filters, config.residual_blocks,
-                                config.input_skip, name=f"G_{direction}")
+    generator = generator_from_config(config, name=f"G_{direction}")
     arrays = checkpoints.network_arrays(arrays, f"G_{direction}", generator)
     checkpoints.assign({v.path: v for v in generator.weights}, arrays, checkpoint)
     return generator
