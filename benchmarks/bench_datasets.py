@@ -53,8 +53,10 @@ def main() -> None:
         print(f"build: {subjects} subjects in {seconds:.1f} s ({seconds / subjects:.2f} s per "
               f"subject), peak RSS {peak_mb:.0f} MB, {ds.info['bytes'] / 1e6:.1f} MB on disk "
               f"({ds.info['bytes'] / subjects / 1e6:.2f} MB per subject)")
-        print(f"       the paper's 'all' (581 subjects) would take {581 * ds.info['bytes'] / subjects / 1e9:.1f} GB")
-        print("\n| pixels | batch | images/s | ms per training step | images/s needed (10x) | margin |")
+        print(f"       the paper's 'all' (581 subjects) would take "
+              f"{581 * ds.info['bytes'] / subjects / 1e9:.1f} GB")
+        print("\n| pixels | batch | images/s | ms per training step | images/s needed (10x) "
+              "| margin |")
         print("|---|---|---|---|---|---|")
         for size in (256, 128, 64):
             for batch in (1, 4):

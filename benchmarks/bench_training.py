@@ -1,8 +1,8 @@
 """Benchmark of the CycleGAN training step on TensorFlow or JAX: milliseconds per step, images
 per second, and what that means for the paper's trainings.
 
-It times :meth:`refacing_lib.model.cyclegan.CycleGAN.train_step`, the step :func:`train` runs (pools,
-learning rate, losses fetched as floats), on random images, for each image size, batch and
+It times :meth:`refacing_lib.model.cyclegan.CycleGAN.train_step`, the step :func:`train` runs
+(pools, learning rate, losses fetched as floats), on random images, for each image size, batch and
 precision asked, and projects the wall time of the paper's trainings (200 epochs of 6,300
 images for Guy's, 10,500 for all sites, batch 1 in the paper; with batch B, 1/B the steps)
 from the measured step. The first step (compilation) is timed apart.
@@ -55,7 +55,8 @@ def main(argv=None) -> None:
     if args.backend == "jax":
         import jax
 
-        devices = f"JAX {jax.__version__} on {', '.join(sorted({d.device_kind for d in jax.devices()}))}"
+        devices = (f"JAX {jax.__version__} on "
+                   f"{', '.join(sorted({d.device_kind for d in jax.devices()}))}")
     else:
         import tensorflow as tf
 

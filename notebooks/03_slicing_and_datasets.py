@@ -35,7 +35,8 @@
 # `02_defacing` (the two anonymizations).
 
 # %% tags=["parameters"]
-data_source = "synthetic"  # "synthetic": the course's generated cohort; "ixi": the real IXI T1 data
+data_source = "synthetic"  # "synthetic": the course's generated cohort;
+                           # "ixi": the real IXI T1 data
 data_dir = ""  # folder of the original volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (generated where missing)
 seed = 0  # seed of the synthetic cohort
@@ -160,7 +161,8 @@ print(f"shown subject: {name} (a test subject), RAS shape {original.shape}")
 centre = {m: midsagittal_index(original, m) for m in ("head", "array")}
 positions = {s: slice_indices(original, spacing=s) for s in SPACINGS}
 for plane, index in centre.items():
-    print(f"mid-sagittal plane from the {plane}: index {index:.1f} ({index * original.zooms[0]:.1f} mm)")
+    print(f"mid-sagittal plane from the {plane}: index {index:.1f} "
+          f"({index * original.zooms[0]:.1f} mm)")
 print(f"{spacing} slices: indices {positions[spacing].tolist()}")
 
 # %%

@@ -36,7 +36,8 @@
 # used only to build the models and call them.
 
 # %% tags=["parameters"]
-data_source = "synthetic"  # "synthetic": the course's generated cohort; "ixi": the real IXI T1 data
+data_source = "synthetic"  # "synthetic": the course's generated cohort;
+                           # "ixi": the real IXI T1 data
 experiment = "all"  # the paper's split whose dataset is shown: "guys" or "all"
 method = "remove"  # which anonymization's dataset to show a slice from
 image_size = 64  # image size of the quick profile's networks (the paper: 256)
@@ -111,8 +112,8 @@ from refacing_lib.viz import plotting
 # adds the paired L1 loss for comparison.
 #
 # The networks below are those of GAN-MRI (Welander et al., 2018), the paper's code, layer for
-# layer, in Keras 3 (`refacing_lib.model.networks`). The paper gives only two numbers about them: "The
-# generators in the GAN have 24 convolutional layers, while the discriminators have 5."
+# layer, in Keras 3 (`refacing_lib.model.networks`). The paper gives only two numbers about them:
+# "The generators in the GAN have 24 convolutional layers, while the discriminators have 5."
 
 # %% [markdown]
 # ## Building blocks
@@ -123,8 +124,8 @@ from refacing_lib.viz import plotting
 # subtract the mean over the pixels, divide by the standard deviation, then apply a learned
 # scale $\gamma$ and offset $\beta$ per channel (1 and 0 before training):
 #
-# $$ y_{n,h,w,c} = \gamma_c \, \frac{x_{n,h,w,c} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \epsilon}} + \beta_c,
-# \qquad \mu_{n,c}, \sigma^2_{n,c} \text{ over } h, w. $$
+# $$ y_{n,h,w,c} = \gamma_c \, \frac{x_{n,h,w,c} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \epsilon}} +
+# \beta_c, \qquad \mu_{n,c}, \sigma^2_{n,c} \text{ over } h, w. $$
 #
 # Unlike batch normalisation, nothing is shared between images, so a batch of one (the paper's)
 # works, and the contrast of one scan does not leak into another. Keras 3 has no layer of that
@@ -281,7 +282,8 @@ if not (folder / "dataset.json").is_file():
                             f"{experiment} --method {method}")
 ds = open_dataset(folder)
 if data_source == "synthetic":
-    print(f"SYNTHETIC DATA: slices of the course's generated heads in {folder}, not real subjects.")
+    print(f"SYNTHETIC DATA: slices of the course's generated heads in {folder}, "
+          "not real subjects.")
 test = ds.metadata[ds.metadata["split"] == "test"]
 row = test.loc[test["offset_mm"].abs().idxmin()]
 k = int(row["index"])
@@ -378,9 +380,9 @@ print(f"training defaults (TrainConfig): cycle weight {config.cycle_weight}, lea
 # and narrower, shallower generators (`filters` and `residual_blocks`: 16 and 6 instead of 32
 # and 9), so that a CPU trains them in minutes. The architecture is the same, and it is fully
 # convolutional: the parameter count does not depend on the image size, but a 70-pixel patch
-# covers more of a smaller head. Here is the test slice of domain A, shrunk to that size with anti-aliasing, sent
-# through a freshly initialised $G_{AB}$, and back through an equally fresh $G_{BA}$: the
-# cycle of the loss above.
+# covers more of a smaller head. Here is the test slice of domain A, shrunk to that size with
+# anti-aliasing, sent through a freshly initialised $G_{AB}$, and back through an equally fresh
+# $G_{BA}$: the cycle of the loss above.
 
 # %%
 keras.utils.set_random_seed(0)

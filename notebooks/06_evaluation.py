@@ -219,10 +219,10 @@ plotting.save_figure(fig, figure_dir, "facial_profiles");
 # For every test subject (the probe), the attack compares its profiles with those of every
 # subject in a **gallery** of known faces, over the rows the anonymization changed. It allows
 # the head to sit a few millimetres higher or lower, further forward or back, or to nod by a
-# few degrees, and ranks the gallery by the mean remaining difference. On the synthetic cohort the gallery holds a
-# **second scan** of each subject (new noise and a slightly different head position), so a
-# correct match is never a copy of the probe. The gallery includes the training subjects too,
-# which makes the attack harder.
+# few degrees, and ranks the gallery by the mean remaining difference. On the synthetic cohort the
+# gallery holds a **second scan** of each subject (new noise and a slightly different head
+# position), so a correct match is never a copy of the probe. The gallery includes the training
+# subjects too, which makes the attack harder.
 #
 # The **top-1 rate** is how often the closest face is the right person; **top-5**, how often
 # the right person is among the five closest. Ties count as a fair lottery, so a probe that is
@@ -321,14 +321,14 @@ print((results / "metrics.md").read_text())
 # ## The pretrained course model
 #
 # The runs above trained for a few minutes on 64 x 64 slices. The course also ships
-# generators trained for about 25 minutes each on a 2-core CPU (`refacing_lib/evaluate/pretrained/`, the
-# `course` profile): the paper's network width, 128 x 128 slices, 2,000 steps, with the same
-# two course options as notebook 05, on a synthetic cohort of its own (120 subjects of seed 1,
-# less two heads that the defacer refuses: 101 for training, 17 for testing). Its 17 test
-# subjects were never seen in training. `evaluate_pretrained` regenerates them from the seed,
-# anonymizes them both ways, checks the shipped weights' sha256, and measures them exactly as
-# above, with a gallery of the test subjects' second scans. Enough probes now for the
-# identification rates to mean something, within their intervals. The results are kept in
+# generators trained for about 25 minutes each on a 2-core CPU
+# (`refacing_lib/evaluate/pretrained/`, the `course` profile): the paper's network width, 128 x 128
+# slices, 2,000 steps, with the same two course options as notebook 05, on a synthetic cohort of
+# its own (120 subjects of seed 1, less two heads that the defacer refuses: 101 for training, 17
+# for testing). Its 17 test subjects were never seen in training. `evaluate_pretrained` regenerates
+# them from the seed, anonymizes them both ways, checks the shipped weights' sha256, and measures
+# them exactly as above, with a gallery of the test subjects' second scans. Enough probes now for
+# the identification rates to mean something, within their intervals. The results are kept in
 # the data root (`pretrained-results/`): running this notebook again shows them at once.
 
 # %%

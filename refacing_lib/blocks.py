@@ -1,8 +1,8 @@
 """Averaging arrays over blocks: down-sampling by integer factors.
 
-:func:`block_mean` is the one block average of the library: :func:`refacing_lib.slicing.slices.shrink`
-uses it to shrink images for smaller models, and :mod:`refacing_lib.anonymize.deface` to work on a
-coarse copy of the head.
+:func:`block_mean` is the one block average of the library:
+:func:`refacing_lib.slicing.slices.shrink` uses it to shrink images for smaller models, and
+:mod:`refacing_lib.anonymize.deface` to work on a coarse copy of the head.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ data root for the notebook tests) and the order in which pytest-xdist's workers 
 
 import os
 
-# A pytest-xdist worker (``make test``: two of them) shares the cores with another: one thread each for
-# TensorFlow and BLAS, here and in the kernels and processes the tests start. Two workers of
+# A pytest-xdist worker (``make test``: two of them) shares the cores with another: one thread each
+# for TensorFlow and BLAS, here and in the kernels and processes the tests start. Two workers of
 # one TensorFlow training each on 2 cores took 50 s, against 58 s with the default threads.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
@@ -29,7 +29,8 @@ COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/tes
 def pytest_collection_modifyitems(config, items):
     """The tests of the course files come first, in collection (file name) order."""
     course = [item.nodeid.split("::")[0] in COURSE_FILES for item in items]
-    items[:] = [i for i, c in zip(items, course) if c] + [i for i, c in zip(items, course) if not c]
+    items[:] = ([i for i, c in zip(items, course) if c]
+                + [i for i, c in zip(items, course) if not c])
 
 
 try:
@@ -74,7 +75,7 @@ def ras_volume():
     return data, affine, zooms
 
 
-# ---- synthetic cohort fixtures (refacing_lib.data.synthetic) -------------------------------------
+# ---- synthetic cohort fixtures (refacing_lib.data.synthetic) ------------------------------------
 
 SYNTH_SMALL_SHAPE = (60, 96, 96)  # RAS shape of the fast, low-resolution synthetic test cohort
 
@@ -100,7 +101,7 @@ def synth_ixi_cohort(tmp_path_factory):
     return out, paths
 
 
-# ---- slice datasets (refacing_lib.slicing.slices, refacing_lib.slicing.datasets) -----------------------------
+# ---- slice datasets (refacing_lib.slicing.slices, refacing_lib.slicing.datasets) ----------------
 
 SLICE_COHORT_SHAPE = (40, 64, 72)  # RAS shape of the small heads of slice_cohort
 SLICE_COHORT_NAMES = ("IXI002-Guys-0828-T1.nii.gz", "IXI012-HH-1211-T1.nii.gz",
@@ -157,8 +158,9 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 #: Seconds a cell may run in the notebook and solution tests; the longest, notebook 06's
 #: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores, so a cell that
 #: runs longer is a fault. The limit also bounds a stall of papermill's client, seen in about
-#: two of eight two-worker runs before refacing_lib.course.kernel_client (see there), which is meant
-#: to end it within a second; tested with simulated missed wake-ups, not yet against the stall.
+#: two of eight two-worker runs before refacing_lib.course.kernel_client (see there), which is
+#: meant to end it within a second; tested with simulated missed wake-ups, not yet against the
+#: stall.
 CELL_TIMEOUT = 480
 
 

@@ -388,7 +388,8 @@ def test_loss_monitor_redraws_in_place(page, lab):
               "def losses(step):\n"
               "    return {name: float(v) for name, v in zip(\n"
               "        ('g_AB', 'g_BA', 'cycle', 'd_A', 'd_B', 'supervised'),\n"
-              "        np.exp(-step / 40) * (1 + 0.1 * rng.random(6)) * [1, 1, 0.5, 0.25, 0.25, 0.1])}\n"
+              "        np.exp(-step / 40) * (1 + 0.1 * rng.random(6))"
+              " * [1, 1, 0.5, 0.25, 0.25, 0.1])}\n"
               "monitor = LossMonitor(every=10)",
               "for step in range(1, 21):\n    monitor(step, losses(step))",
               "for step in range(21, 121):\n    monitor(step, losses(step))")

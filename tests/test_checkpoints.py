@@ -60,7 +60,8 @@ def test_a_numbered_checkpoint_is_read_by_position_with_a_message(gan, tmp_path)
     _old_format(gan, tmp_path / "old.npz")
     other, lines = CycleGAN(TINY), []
     checkpoints.restore(tmp_path / "old.npz", other.variables, TINY, log=lines.append)
-    assert "numbered, not named" in lines[0] and "next checkpoint is written with names" in lines[0]
+    assert ("numbered, not named" in lines[0]
+            and "next checkpoint is written with names" in lines[0])
     for key, value in _values(gan).items():
         np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
     # refacing from it: the generator of an old run folder loads as well

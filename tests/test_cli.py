@@ -119,7 +119,8 @@ def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, caps
     monkeypatch.setattr("refacing_lib.slicing.datasets.build_dataset", stage("slices", tmp_path))
     monkeypatch.setattr("refacing_lib.model.training.train",
                         stage("train", SimpleNamespace(interrupted=False)))
-    monkeypatch.setattr("refacing_lib.evaluate.evaluation.evaluate_run", stage("evaluate", "result"))
+    monkeypatch.setattr("refacing_lib.evaluate.evaluation.evaluate_run",
+                        stage("evaluate", "result"))
     monkeypatch.setattr("refacing_lib.evaluate.evaluation.write_results", write_results)
     stages = ["cohort"] + ["anonymize", "slices", "train", "evaluate"] * 2  # quick: 2 runs
 
@@ -134,7 +135,8 @@ def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, caps
 
 def test_synth_twice_with_one_seed_gives_identical_arrays(tmp_path, capsys):
     for run in ("a", "b"):
-        assert cli.main(["synth", "--out", str(tmp_path / run), "--subjects", "2", "--seed", "7"]) == 0
+        assert cli.main(["synth", "--out", str(tmp_path / run), "--subjects", "2",
+                         "--seed", "7"]) == 0
     assert "2 synthetic subjects" in capsys.readouterr().out
     names_a = sorted(p.name for p in (tmp_path / "a").glob("IXI*.nii.gz"))
     names_b = sorted(p.name for p in (tmp_path / "b").glob("IXI*.nii.gz"))
@@ -160,7 +162,8 @@ def test_library_errors_become_one_clear_line(tmp_path, capsys):
 
 def test_fetch_ixi_passes_its_arguments(tmp_path, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr("refacing_lib.data.ixi.fetch", lambda dest, extract: calls.append((dest, extract)) or dest)
+    monkeypatch.setattr("refacing_lib.data.ixi.fetch",
+                        lambda dest, extract: calls.append((dest, extract)) or dest)
     assert cli.main(["fetch-ixi", str(tmp_path), "--no-extract"]) == 0
     assert calls == [(tmp_path, False)]
     assert f"IXI T1 data ready in {tmp_path}" in capsys.readouterr().out

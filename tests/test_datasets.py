@@ -40,7 +40,8 @@ def test_plan_gives_the_paper_counts_without_leakage(experiment, train, test, si
         part = plan[plan["split"] == split]
         assert part["index"].tolist() == list(range(len(part)))
         assert part.drop_duplicates("subject")["site"].value_counts().to_dict() == sites[split]
-        assert all(slots == list(range(21)) for slots in part.groupby("subject")["slot"].apply(list))
+        assert all(slots == list(range(21))
+                   for slots in part.groupby("subject")["slot"].apply(list))
     train_subjects = set(plan.loc[plan["split"] == "train", "subject"])
     test_subjects = set(plan.loc[plan["split"] == "test", "subject"])
     assert not train_subjects & test_subjects
@@ -161,10 +162,10 @@ def test_interrupted_build_resumes_without_redoing_subjects(slice_cohort, tmp_pa
                         lambda original, *a, **k: calls.append(original.path.name) or
                         real(original, *a, **k))
     bad.write_bytes(good_bytes)
-    build_dataset(originals, broken, out, experiment="all", progress=False, log=lambda l: None)
+    build_dataset(originals, broken, out, experiment="all", progress=False, log=lambda line: None)
     assert calls == [SLICE_COHORT_NAMES[3], SLICE_COHORT_NAMES[5], SLICE_COHORT_NAMES[7]]
     clean = build_dataset(originals, anonymized, tmp_path / "clean", experiment="all",
-                          progress=False, log=lambda l: None)
+                          progress=False, log=lambda line: None)
     for name in ("train_A.npy", "train_B.npy", "test_A.npy", "metadata.csv"):
         assert (out / name).read_bytes() == (clean / name).read_bytes(), name
 
@@ -174,7 +175,8 @@ def test_missing_inputs_are_named(slice_cohort, tmp_path):
     partial = tmp_path / "anon"
     shutil.copytree(anonymized, partial)
     (partial / SLICE_COHORT_NAMES[1]).unlink()
-    with pytest.raises(FileNotFoundError, match=f"1 of 8 .*{SLICE_COHORT_NAMES[1]}.*refacing deface"):
+    with pytest.raises(FileNotFoundError,
+                       match=f"1 of 8 .*{SLICE_COHORT_NAMES[1]}.*refacing deface"):
         build_dataset(originals, partial, tmp_path / "ds", progress=False)
     with pytest.raises(FileNotFoundError, match="nowhere.*refacing deface"):
         build_dataset(originals, tmp_path / "nowhere", tmp_path / "ds", progress=False)

@@ -130,7 +130,8 @@ def test_blur_removes_fine_surface_detail(results, subject):
 
 
 def test_other_orientation_and_voxel_size(synth_ixi_cohort, tmp_path):
-    """A head resampled to 1.5 mm isotropic and stored LPI is defaced without touching its brain."""
+    """A head resampled to 1.5 mm isotropic and stored LPI is defaced without touching its
+    brain."""
     _, paths = synth_ixi_cohort
     volume = load_volume(paths[0])
     truth = _truth(paths[0])
@@ -302,7 +303,8 @@ def test_unknown_method(synth_ixi_cohort):
 
 @pytest.mark.parametrize("pitch", [-14.0, 14.0])
 def test_strongly_pitched_head_keeps_its_brain(pitch):
-    """A head tilted 14 degrees chin-down or chin-up (IXI-sized, Guys) loses its face, not its brain."""
+    """A head tilted 14 degrees chin-down or chin-up (IXI-sized, Guys) loses its face, not its
+    brain."""
     from refacing_lib.data import synthetic
 
     params = synthetic.sample_subject(500, "Guys")

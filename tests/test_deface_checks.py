@@ -1,5 +1,5 @@
-"""Defacing measured against ground-truth masks (refacing_lib.anonymize.deface_checks), on hand-made
-heads."""
+"""Defacing measured against ground-truth masks (refacing_lib.anonymize.deface_checks), on
+hand-made heads."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Tests of refacing_lib.data.download (and ixi.fetch) against a local HTTP server (127.0.0.1 only).
+"""Tests of refacing_lib.data.download (and ixi.fetch) against a local HTTP server
+(127.0.0.1 only).
 
 The server serves archives the tests build: a small tar of fake IXI T1 volumes and a tiny
 IXI.xls. It records every request (path and Range header) and can ignore Range requests or
@@ -44,7 +45,8 @@ def only_localhost(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
-def make_tar(members: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None = None) -> bytes:
+def make_tar(members: dict[str, bytes],
+             links: dict[str, tuple[bytes, str]] | None = None) -> bytes:
     """A tar (bytes) of regular ``members`` plus ``links`` {name: (SYMTYPE/LNKTYPE, target)}."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -211,7 +213,8 @@ def test_corrupted_spreadsheet_names_it(server, tmp_path):
     files = server.registry(hashes={"IXI.xls": sha256(b"something else")})
     with pytest.raises(download.ChecksumError, match="IXI.xls") as err:
         download.fetch(tmp_path, files, progress=False)
-    assert sha256(XLS) in str(err.value) and "call fetch again with the same dest" in str(err.value)
+    assert (sha256(XLS) in str(err.value)
+            and "call fetch again with the same dest" in str(err.value))
     assert not (tmp_path / "IXI.xls").exists() and not (tmp_path / "IXI.xls.part").exists()
 
 
@@ -251,7 +254,8 @@ def test_resume_from_part_with_a_range_request(server, tmp_path):
     download.fetch(tmp_path, server.registry(), progress=False)
     assert ("IXI-T1.tar", "bytes=70000-") in server.requests
     assert (tmp_path / "IXI-T1.tar").read_bytes() == data
-    assert (tmp_path / "IXI012-HH-1211-T1.nii.gz").read_bytes() == MEMBERS["IXI012-HH-1211-T1.nii.gz"]
+    assert ((tmp_path / "IXI012-HH-1211-T1.nii.gz").read_bytes()
+            == MEMBERS["IXI012-HH-1211-T1.nii.gz"])
     assert leftovers(tmp_path) == []
 
 
@@ -268,7 +272,8 @@ def test_part_longer_than_the_file_restarts_from_zero(server, tmp_path):
     data = server.files["IXI-T1.tar"]
     (tmp_path / "IXI-T1.tar.part").write_bytes(b"x" * (len(data) + 10))
     download.fetch(tmp_path, server.registry(), progress=False)
-    assert server.requests[:2] == [("IXI-T1.tar", f"bytes={len(data) + 10}-"), ("IXI-T1.tar", None)]
+    assert server.requests[:2] == [("IXI-T1.tar", f"bytes={len(data) + 10}-"),
+                                   ("IXI-T1.tar", None)]
     assert (tmp_path / "IXI-T1.tar").read_bytes() == data
 
 
@@ -306,6 +311,7 @@ def test_progress_bars_go_to_stderr(server, tmp_path, capsys):
 
 
 def test_bare_hash_means_sha256_as_in_pooch(server, tmp_path):
-    files = (download.RemoteFile("IXI.xls", server.url("IXI.xls"), sha256(XLS).removeprefix("sha256:")),)
+    files = (download.RemoteFile("IXI.xls", server.url("IXI.xls"),
+                                 sha256(XLS).removeprefix("sha256:")),)
     download.fetch(tmp_path, files, progress=False)
     assert (tmp_path / "IXI.xls").read_bytes() == XLS

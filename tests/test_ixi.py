@@ -65,14 +65,16 @@ def test_sites_are_the_papers_table_1():
 
 
 def test_list_volumes_sorted_ignores_other_files_and_subfolders(tmp_path):
-    for name in ["IXI013-HH-1212-T1.nii.gz", "IXI002-Guys-0828-T1.nii.gz", "IXI640-IOP-1212-T1.nii.gz",
-                 "IXI.xls", "IXI-T1.tar", "IXI002-Guys-0828-T2.nii.gz", "notes.txt"]:
+    for name in ["IXI013-HH-1212-T1.nii.gz", "IXI002-Guys-0828-T1.nii.gz",
+                 "IXI640-IOP-1212-T1.nii.gz", "IXI.xls", "IXI-T1.tar",
+                 "IXI002-Guys-0828-T2.nii.gz", "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "IXI003-Guys-0829-T1.nii.gz").write_bytes(b"x")
     (tmp_path / "IXI004-Guys-0830-T1.nii.gz").mkdir()  # a folder with a volume's name
     volumes = ixi.list_volumes(tmp_path)
-    assert volumes == [tmp_path / "IXI002-Guys-0828-T1.nii.gz", tmp_path / "IXI013-HH-1212-T1.nii.gz",
+    assert volumes == [tmp_path / "IXI002-Guys-0828-T1.nii.gz",
+                       tmp_path / "IXI013-HH-1212-T1.nii.gz",
                        tmp_path / "IXI640-IOP-1212-T1.nii.gz"]
     assert ixi.list_volumes(str(tmp_path)) == volumes
 
@@ -89,7 +91,8 @@ def test_list_volumes_empty_folder_says_how_to_get_data(tmp_path):
         ixi.list_volumes(tmp_path)
     message = str(err.value)
     assert str(tmp_path) in message
-    assert f"refacing synth --out {tmp_path}" in message and f"refacing fetch-ixi {tmp_path}" in message
+    assert (f"refacing synth --out {tmp_path}" in message
+            and f"refacing fetch-ixi {tmp_path}" in message)
 
 
 # ------------------------------------------------------------------------------------------
@@ -102,7 +105,8 @@ def test_ixi_files_are_the_real_archive_and_spreadsheet():
     assert tar.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI-T1.tar"
     assert tar.known_hash == "md5:34901a0593b41dd19c1a1f746eac2d58"
     assert xls.url == "http://biomedic.doc.ic.ac.uk/brain-development/downloads/IXI/IXI.xls"
-    assert xls.known_hash == "sha256:5b974cf58e9fe5101c91f594473fcd2b4c76ba2cf98fbd02d88174bd20a21c2b"
+    assert (xls.known_hash
+            == "sha256:5b974cf58e9fe5101c91f594473fcd2b4c76ba2cf98fbd02d88174bd20a21c2b")
 
 
 # ------------------------------------------------------------------------------------------
@@ -114,7 +118,8 @@ def cohort(guys: int, hh: int, iop: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     sites = ["Guys"] * guys + ["HH"] * hh + ["IOP"] * iop
     rng.shuffle(sites)
-    names = [f"IXI{i + 2:03d}-{site}-{rng.randrange(10000):04d}-T1.nii.gz" for i, site in enumerate(sites)]
+    names = [f"IXI{i + 2:03d}-{site}-{rng.randrange(10000):04d}-T1.nii.gz"
+             for i, site in enumerate(sites)]
     rng.shuffle(names)
     return names
 
@@ -171,7 +176,8 @@ def test_small_cohort_uses_the_proportional_rule():
     assert ixi.paper_split(names, "guys").counts() == {"Guys": {"train": 5, "test": 1}}
     # all: Guys 6*38/322 = 0.71 -> 1, HH 4*34/185 = 0.74 -> 1, IOP 2*9/74 = 0.24 -> 0 -> 1
     assert ixi.paper_split(names, "all").counts() == {
-        "Guys": {"train": 5, "test": 1}, "HH": {"train": 3, "test": 1}, "IOP": {"train": 1, "test": 1}}
+        "Guys": {"train": 5, "test": 1}, "HH": {"train": 3, "test": 1},
+        "IOP": {"train": 1, "test": 1}}
 
 
 def test_medium_cohort_rounds_half_up():
@@ -180,7 +186,8 @@ def test_medium_cohort_rounds_half_up():
     assert ixi.paper_split(names, "guys").counts() == {"Guys": {"train": 93, "test": 7}}
     # all: Guys 100*38/322 = 11.8 -> 12, HH 50*34/185 = 9.19 -> 9, IOP 37*9/74 = 4.5 -> 5
     assert ixi.paper_split(names, "all").counts() == {
-        "Guys": {"train": 88, "test": 12}, "HH": {"train": 41, "test": 9}, "IOP": {"train": 32, "test": 5}}
+        "Guys": {"train": 88, "test": 12}, "HH": {"train": 41, "test": 9},
+        "IOP": {"train": 32, "test": 5}}
 
 
 def test_one_subject_less_than_ixi_is_proportional():
@@ -188,7 +195,8 @@ def test_one_subject_less_than_ixi_is_proportional():
     # 321*22/322 = 21.93 -> 22 ; 321*38/322 = 37.88 -> 38; the complete HH, IOP keep the paper's
     assert ixi.paper_split(names, "guys").counts() == {"Guys": {"train": 299, "test": 22}}
     assert ixi.paper_split(names, "all").counts() == {
-        "Guys": {"train": 283, "test": 38}, "HH": {"train": 151, "test": 34}, "IOP": {"train": 65, "test": 9}}
+        "Guys": {"train": 283, "test": 38}, "HH": {"train": 151, "test": 34},
+        "IOP": {"train": 65, "test": 9}}
 
 
 def test_split_accepts_paths_and_returns_file_names(tmp_path):
@@ -242,12 +250,14 @@ def test_split_rejects_non_ixi_names():
 COLUMNS = ["IXI_ID", "SEX_ID (1=m, 2=f)", "HEIGHT", "WEIGHT", "ETHNIC_ID", "MARITAL_ID",
            "OCCUPATION_ID", "QUALIFICATION_ID", "DOB", "DATE_AVAILABLE", "STUDY_DATE", "AGE"]
 #: A tiny IXI.xls in the real file's old Excel (BIFF8) format and layout: sheet "Table" with the
-#: columns above, the lookup sheets, date cells and the rows of ``ROWS`` (see tests/data/README.md).
+#: columns above, the lookup sheets, date cells and the rows of ``ROWS`` (see
+#: tests/data/README.md).
 XLS_FIXTURE = Path(__file__).parent / "data" / "IXI.xls"
 
 
 def row(ixi_id, sex, age, height=170):
-    # IXI_ID, SEX, HEIGHT, WEIGHT, ETHNIC, MARITAL, OCCUPATION, QUALIFICATION, DOB, AVAIL, STUDY, AGE
+    # IXI_ID, SEX, HEIGHT, WEIGHT, ETHNIC, MARITAL, OCCUPATION, QUALIFICATION,
+    # DOB, AVAIL, STUDY, AGE
     return [ixi_id, sex, height, 70, 1, 2, 1, 5, "1968-02-22", 1, "2005-11-18", age]
 
 

@@ -17,7 +17,8 @@ from refacing_lib.viz.widgets import SliceBrowser
 def test_sagittal_view_puts_anterior_right_and_superior_up(ras_volume):
     data, _, _ = ras_volume
     image = slice_view(data, axis=0, index=11)
-    assert image.shape == (20, 16)  # rows: inferior->superior (z), columns: posterior->anterior (y)
+    # rows: inferior->superior (z), columns: posterior->anterior (y)
+    assert image.shape == (20, 16)
     assert image[-1, -1] == 5000 and image[0, 0] == 100 * 11 + 1
     np.testing.assert_array_equal(image[:, 3], data[11, 3, :])
 
@@ -104,12 +105,14 @@ def test_loss_plot_and_monitor_show_the_running_means():
     cycle = next(line for line in left.lines if line.get_label() == "cycle")
     np.testing.assert_allclose(cycle.get_ydata(), np.convolve(history["cycle"], np.ones(10) / 10,
                                                               mode="valid"))
-    assert cycle.get_xdata()[0] == 10 and [l.get_label() for l in right.lines] == ["d_A", "d_B"]
+    assert (cycle.get_xdata()[0] == 10
+            and [line.get_label() for line in right.lines] == ["d_A", "d_B"])
     plt.close(fig)
 
     monitor = LossMonitor(every=40)
     for i, step in enumerate(steps):
-        monitor(int(step), {k: float(history[k][i]) for k in ("g_AB", "g_BA", "cycle", "d_A", "d_B")})
+        monitor(int(step), {k: float(history[k][i])
+                            for k in ("g_AB", "g_BA", "cycle", "d_A", "d_B")})
     assert monitor.history["step"] == list(range(1, 101))
     drawn = next(line for line in monitor.axes[0].lines if line.get_label() == "cycle")
     assert drawn.get_xdata()[-1] == 80          # last redraw at step 80

@@ -129,7 +129,8 @@ def test_image_to_plane_inverts_sagittal_image(shape, zooms):
     plane = image_to_plane(image, shape[1:], zooms)
     assert plane.shape == shape[1:]
     if zooms == ZOOMS:      # no resampling: exact where the image holds the plane
-        window = (slice(max(0, (shape[1] - 256) // 2), None), slice(max(0, (shape[2] - 256) // 2), None))
+        window = (slice(max(0, (shape[1] - 256) // 2), None),
+                  slice(max(0, (shape[2] - 256) // 2), None))
         inside = np.zeros(shape[1:], bool)
         inside[window[0].start:window[0].start + 256, window[1].start:window[1].start + 256] = True
         np.testing.assert_array_equal(plane[inside], data[1][inside])

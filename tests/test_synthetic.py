@@ -1,4 +1,5 @@
-"""The synthetic IXI-like cohort: determinism, IXI storage, orientation, anatomy, identity, resume."""
+"""The synthetic IXI-like cohort: determinism, IXI storage, orientation, anatomy, identity,
+resume."""
 
 import hashlib
 import json
@@ -76,7 +77,8 @@ def test_subject_is_independent_of_cohort_size(tmp_path):
     b = S.make_cohort(tmp_path / "b", subjects=2, seed=5, progress=False, shape=(24, 40, 40))
     assert a[0].name == b[0].name
     assert np.array_equal(nib.load(a[0]).get_fdata(), nib.load(b[0]).get_fdata())
-    ta, tb = (p.parent / "truth" / p.name.replace("-T1.nii.gz", "-T1_face.nii.gz") for p in (a[0], b[0]))
+    ta, tb = (p.parent / "truth" / p.name.replace("-T1.nii.gz", "-T1_face.nii.gz")
+              for p in (a[0], b[0]))
     assert np.array_equal(nib.load(ta).get_fdata(), nib.load(tb).get_fdata())
 
 

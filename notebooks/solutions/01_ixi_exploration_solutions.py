@@ -22,7 +22,8 @@
 # course notebooks use: what a solution writes goes to a temporary folder.
 
 # %% tags=["parameters"]
-data_source = "synthetic"  # "synthetic": the course's generated cohort; "ixi": the real IXI T1 data
+data_source = "synthetic"  # "synthetic": the course's generated cohort;
+                           # "ixi": the real IXI T1 data
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (exercise 3 looks at all of it)
 seed = 0  # seed of the synthetic cohort

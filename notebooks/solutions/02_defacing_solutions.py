@@ -21,7 +21,8 @@
 # written to the course's data folders: the defaced volumes stay in memory.
 
 # %% tags=["parameters"]
-data_source = "synthetic"  # "synthetic": the course's generated cohort; "ixi": the real IXI T1 data
+data_source = "synthetic"  # "synthetic": the course's generated cohort;
+                           # "ixi": the real IXI T1 data
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 subject = 0  # the notebook's subject (a Guy's head in the synthetic cohort)
 seed = 0  # seed of the synthetic cohort
@@ -145,7 +146,8 @@ x_head = np.nonzero(finding.head.any(axis=(1, 2)))[0]
 mid = int(x_head[0] + x_head[-1]) // 2
 vmax = plotting.robust_max(vol.data)
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
-for ax, (title, data) in zip(axes, (("original", vol.data), (f"{default_layer:g} mm layer", blurred.data),
+for ax, (title, data) in zip(axes, (("original", vol.data),
+                                    (f"{default_layer:g} mm layer", blurred.data),
                                     ("4 mm layer", thin.data))):
     plotting.show_slice(ax, data, vol.zooms, axis=0, index=mid, vmax=vmax, title=title)
 _ = plotting.save_figure(fig, figure_dir, "solution_thin_blur_layer")
@@ -160,7 +162,8 @@ _ = plotting.save_figure(fig, figure_dir, "solution_thin_blur_layer")
 # %%
 y_mm = np.arange(vol.shape[1]) * vol.zooms[1]
 z_mm = np.arange(vol.shape[2]) * vol.zooms[2]
-box = (y_mm[:, None] > finding.landmarks["frontal_pole_mm"]) & (z_mm[None, :] < finding.landmarks["brow_mm"])
+box = ((y_mm[:, None] > finding.landmarks["frontal_pole_mm"])
+       & (z_mm[None, :] < finding.landmarks["brow_mm"]))
 mine = np.broadcast_to(box, vol.shape) & ~finding.protected
 boxed = vol.data.copy()
 boxed[mine] = 0
@@ -171,7 +174,8 @@ pd.DataFrame.from_dict(rows_3, orient="index").round(1)
 
 # %%
 assert rows_3["box (mine)"]["protected voxels changed"] == 0
-assert rows_3["box (mine)"]["changed inside the head (ml)"] < rows_3["remove"]["changed inside the head (ml)"]
+assert (rows_3["box (mine)"]["changed inside the head (ml)"]
+        < rows_3["remove"]["changed inside the head (ml)"])
 if truth is not None:
     print(f"true face changed: box {rows_3['box (mine)']['true face changed (%)']:.0f} %, "
           f"remove {rows_3['remove']['true face changed (%)']:.0f} %")

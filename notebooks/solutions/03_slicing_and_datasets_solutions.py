@@ -21,7 +21,8 @@
 # build no dataset: the course's datasets stay as notebook 03 built them.
 
 # %% tags=["parameters"]
-data_source = "synthetic"  # "synthetic": the course's generated cohort; "ixi": the real IXI T1 data
+data_source = "synthetic"  # "synthetic": the course's generated cohort;
+                           # "ixi": the real IXI T1 data
 data_dir = ""  # folder of the original volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (generated where missing)
 seed = 0  # seed of the synthetic cohort
@@ -128,8 +129,10 @@ for midplane in ("head", "array"):
     before = slice_indices(original, midplane=midplane)
     after = slice_indices(shifted, midplane=midplane)
     moves[midplane] = int(np.median(after - before))
-    print(f"midplane={midplane!r}: the mid-plane moves from {midsagittal_index(original, midplane):.1f} "
-          f"to {midsagittal_index(shifted, midplane):.1f}; the slices move {moves[midplane]} voxels")
+    print(f"midplane={midplane!r}: the mid-plane moves from "
+          f"{midsagittal_index(original, midplane):.1f} "
+          f"to {midsagittal_index(shifted, midplane):.1f}; "
+          f"the slices move {moves[midplane]} voxels")
 assert abs(moves["head"] - 15) <= 1
 assert moves["array"] == 0
 

@@ -165,7 +165,8 @@ mae_run = solutions / "05-mae"
 shutil.rmtree(mae_run, ignore_errors=True)
 mae = replace(tiny, supervised_loss="mae")
 first = train(datasets["remove"], mae_run, mae, on_step=stop_halfway, **quiet)
-print(f"interrupted: {first.interrupted}, at step {first.step}, checkpoint {first.checkpoint.name}")
+print(f"interrupted: {first.interrupted}, at step {first.step}, "
+      f"checkpoint {first.checkpoint.name}")
 second = train(datasets["remove"], mae_run, mae, **quiet)
 print(f"resumed and finished at step {second.step} of {second.total_steps}")
 
@@ -188,5 +189,6 @@ ax.set(xlabel="step", ylabel="supervised loss / its start", title="the first ste
 ax.legend()
 _ = plotting.save_figure(fig, figure_dir, "solution_mae_mse_supervised")
 for label, curve in curves.items():
-    print(f"{label}: last {len(curve) // 4} steps at {curve[-len(curve) // 4:].mean() / curve[:3].mean():.2f} "
+    print(f"{label}: last {len(curve) // 4} steps at "
+          f"{curve[-len(curve) // 4:].mean() / curve[:3].mean():.2f} "
           "of the start")

@@ -137,7 +137,8 @@ lower_table["lost"] = lower_table["all changed rows"] - lower_table["below the n
 lower_table.round(3)
 
 # %%
-assert lower_table.to_numpy().min() >= -1 and lower_table[["all changed rows", "below the nose"]].le(1).all().all()
+assert (lower_table.to_numpy().min() >= -1
+        and lower_table[["all changed rows", "below the nose"]].le(1).all().all())
 print("loses most:", lower_table["lost"].idxmax())
 
 # %% [markdown]
@@ -166,7 +167,8 @@ for checkpoint in sorted((run / "checkpoints").glob("step_*.npz")):
         os.symlink(checkpoint, Path(tmp) / "checkpoints" / checkpoint.name)
         at = evaluate(ds, load_generator(tmp), gallery)
     means = at.scores[["refaced correlation", "refaced ssim", "refaced mae_changed"]].mean()
-    steps[int(checkpoint.stem.split("_")[1])] = {**means, "top-1 refaced": at.identification.loc["refaced", "top-1"]}
+    steps[int(checkpoint.stem.split("_")[1])] = {
+        **means, "top-1 refaced": at.identification.loc["refaced", "top-1"]}
 progress = pd.DataFrame(steps).T.rename_axis("step")
 progress.round(3)
 
@@ -190,7 +192,8 @@ gain = ev.scores["refaced correlation"] - ev.scores["anonymized correlation"]
 best = int(gain.idxmax())
 row = ev.scores.loc[best]
 print(f"{row['subject']} ({row['site']}), {row['offset_mm']:+.1f} mm: correlation "
-      f"{row['anonymized correlation']:.3f} anonymized -> {row['refaced correlation']:.3f} refaced")
+      f"{row['anonymized correlation']:.3f} anonymized -> "
+      f"{row['refaced correlation']:.3f} refaced")
 assert gain[best] > 0
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), layout="constrained")
 for ax, version in zip(axes, ("anonymized", "refaced", "original")):

@@ -1,4 +1,5 @@
-"""Face anonymization: blurring (like mask_face) and removal (like mri_deface), from the image alone.
+"""Face anonymization: blurring (like mask_face) and removal (like mri_deface),
+from the image alone.
 
 The paper attacks two anonymizations of T1 heads. Neither original tool runs without MATLAB,
 FSL or FreeSurfer, so the course implements both ideas here:

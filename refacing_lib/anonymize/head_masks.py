@@ -1,6 +1,6 @@
 """The head and brain masks of a T1-weighted head, from the image alone: steps 1, 2 and 2b of
-:mod:`refacing_lib.anonymize.deface` (see its description), on an image averaged into blocks of about
-2 mm (``coarse``, RAS, voxel size ``zooms`` in mm).
+:mod:`refacing_lib.anonymize.deface` (see its description), on an image averaged into blocks of
+about 2 mm (``coarse``, RAS, voxel size ``zooms`` in mm).
 
 Masks are boolean arrays of the coarse image's shape; lengths are millimetres.
 """
@@ -12,7 +12,8 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 __all__ = ["PLAUSIBLE_BRAIN_ML", "DefaceError", "bounding_box", "brain_mask", "check_t1_contrast",
-           "closing", "deeper", "fill_holes", "head_mask", "protected_brain", "seed_zone", "within"]
+           "closing", "deeper", "fill_holes", "head_mask", "protected_brain", "seed_zone",
+           "within"]
 
 #: Plausible volume (ml) of the brain estimate (cerebrum and brainstem).
 PLAUSIBLE_BRAIN_ML = (600.0, 2600.0)
@@ -222,7 +223,8 @@ def check_t1_contrast(coarse, head, brain, zooms, name) -> None:
 
 
 def protected_brain(coarse, head, seed, brain, zooms) -> np.ndarray:
-    """The brain estimate completed for protection (step 2b of :mod:`refacing_lib.anonymize.deface`).
+    """The brain estimate completed for protection (step 2b of
+    :mod:`refacing_lib.anonymize.deface`).
 
     Parameters
     ----------
@@ -235,13 +237,13 @@ def protected_brain(coarse, head, seed, brain, zooms) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of bool, shape (nx, ny, nz)
-        What must not change (before the margin of ``refacing_lib.anonymize.deface.BRAIN_MARGIN_MM``):
-        the estimate, the brain found again (:func:`brain_mask`, ``_REFIT_PAD_MM`` around
-        the estimate) in ``coarse`` divided by :func:`_bias_field` unless that adds more than
-        ``_REFIT_MAX_ML`` (it leaked out of the skull), and the mirror image of both about the
-        middle of the head's left-right extent where it lies above the brow (:func:`_brow`)
-        and within ``_MIRROR_REACH_MM`` of them (a leak into one orbit is not copied to the
-        other).
+        What must not change (before the margin of
+        ``refacing_lib.anonymize.deface.BRAIN_MARGIN_MM``): the estimate, the brain found again
+        (:func:`brain_mask`, ``_REFIT_PAD_MM`` around the estimate) in ``coarse`` divided by
+        :func:`_bias_field` unless that adds more than ``_REFIT_MAX_ML`` (it leaked out of the
+        skull), and the mirror image of both about the middle of the head's left-right extent where
+        it lies above the brow (:func:`_brow`) and within ``_MIRROR_REACH_MM`` of them (a leak into
+        one orbit is not copied to the other).
     """
     box = bounding_box(brain, zooms, _REFIT_PAD_MM)
     corrected = coarse[box] / _bias_field(coarse, brain, zooms, box)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .profiles import data_root
 
-#: ``refacing_lib.anonymize.deface.METHODS``, spelled out so that ``refacing --help`` need not import it.
+#: ``refacing_lib.anonymize.deface.METHODS``, spelled out so that ``refacing --help`` need not
+#: import it.
 DEFACE_METHODS = ("blur", "remove")
 #: ``refacing_lib.slicing.slices.SPACINGS`` and ``MIDPLANES``, spelled out for the same reason.
 SLICE_SPACINGS = ("tight", "loose")
@@ -231,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: <data>/anonymized/METHOD/SOURCE, from `refacing deface`)")
     p.add_argument("--out", type=Path, help="dataset folder "
                    "(default: <data>/datasets/SOURCE-EXPERIMENT-METHOD)")
-    p.add_argument("--spacing", default="tight", type=_spacing, help="slice spacing: tight (1.8 mm, the "
-                   "paper's), loose (3.6 mm) or a distance in mm")
+    p.add_argument("--spacing", default="tight", type=_spacing, help="slice spacing: tight "
+                   "(1.8 mm, the paper's), loose (3.6 mm) or a distance in mm")
     p.add_argument("--midplane", default="head", choices=SLICE_MIDPLANES,
                    help="mid-sagittal plane: the head's centre or the array's (the paper's)")
     p.add_argument("--overwrite", action="store_true",
@@ -342,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.func(args)
     except KeyboardInterrupt:
-        print("refacing: interrupted; finished files are kept and skipped next time", file=sys.stderr)
+        print("refacing: interrupted; finished files are kept and skipped next time",
+              file=sys.stderr)
         return 130
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"refacing {args.command}: error: {exc}", file=sys.stderr)

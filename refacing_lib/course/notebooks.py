@@ -35,7 +35,8 @@ def find_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
 
 def kernel_config():
     """The traitlets config of the kernels that papermill starts: encrypted transport, and
-    :class:`refacing_lib.course.kernel_client.WakefulKernelClient` to talk to them (see that module).
+    :class:`refacing_lib.course.kernel_client.WakefulKernelClient` to talk to them (see that
+    module).
 
     A kernel talks to papermill over ZeroMQ sockets on 127.0.0.1. By default jupyter_client
     provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"

@@ -37,7 +37,8 @@ def load_profile(name: str | Path) -> dict:
         path = PROFILES_DIR / f"{name}.yaml"
         if not path.is_file():
             known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-            raise ValueError(f"unknown profile {name!r}; choose one of {known} or give a YAML file")
+            raise ValueError(f"unknown profile {name!r}; choose one of {known} "
+                             "or give a YAML file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: profile file not found")
     with open(path, encoding="utf-8") as f:

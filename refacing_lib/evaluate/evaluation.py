@@ -176,9 +176,10 @@ def gallery_profiles(dataset: SliceDataset, originals: str | Path, size: int,
     for split in ("train", "test"):
         n = len(dataset.arrays[split, "B"])
         for start in range(0, n, _CHUNK):
-            profiles.append(face_profile(shrink(dataset.images(split, "B",
-                                                               slice(start, start + _CHUNK)), size)))
-    order = pd.concat([dataset.metadata[dataset.metadata["split"] == s] for s in ("train", "test")])
+            profiles.append(face_profile(shrink(
+                dataset.images(split, "B", slice(start, start + _CHUNK)), size)))
+    order = pd.concat([dataset.metadata[dataset.metadata["split"] == s]
+                       for s in ("train", "test")])
     subjects, grouped = _by_subject(np.concatenate(profiles), order["name"])
     grouped = grouped[[subjects.index(name) for name in names]]
     return names, grouped, f"the original scans of all {len(names)} subjects (no second scans)"
@@ -293,8 +294,9 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
     """Evaluate the trained run of one experiment, reading the course's data folders.
 
     The dataset is ``profiles.dataset_dir(source, experiment, method)``, the generator the
-    latest checkpoint of ``run`` (default ``profiles.run_dir(...)``), the originals ``<data root>/{source}``
-    and the anonymized volumes ``profiles.anonymized_dir(source, method)``.
+    latest checkpoint of ``run`` (default ``profiles.run_dir(...)``), the originals
+    ``<data root>/{source}`` and the anonymized volumes
+    ``profiles.anonymized_dir(source, method)``.
 
     Parameters
     ----------

@@ -297,7 +297,8 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     For each method: :func:`prepare_test_data`, then
     :func:`refacing_lib.evaluate.evaluation.evaluate` with the gallery of the test subjects' second
     scans and the shipped average face, and the refacing of one whole test head. The folder
-    is :func:`refacing_lib.evaluate.evaluation.write_results`'s (``metrics.md``, the paper's figures).
+    is :func:`refacing_lib.evaluate.evaluation.write_results`'s (``metrics.md``, the paper's
+    figures).
 
     The latest results are kept in ``<data root>/pretrained-results/<key>/`` and copied to
     ``out``; the key is a digest of the weights (their sha256, checked against the manifest),

@@ -198,7 +198,8 @@ def receptive_field(model: keras.Model) -> int:
     size, jump = 1, 1
     for layer in model.layers:
         if isinstance(layer, layers.Conv2DTranspose):
-            raise ValueError(f"{model.name}: receptive_field does not handle transposed convolutions")
+            raise ValueError(f"{model.name}: receptive_field does not handle "
+                             "transposed convolutions")
         if isinstance(layer, layers.Conv2D):
             size += (layer.kernel_size[0] - 1) * jump
             jump *= layer.strides[0]

@@ -129,8 +129,9 @@ def reface_volume(generator, volume: Volume, mask: np.ndarray | None = None,
         indices = np.nonzero(counts > 0.01 * counts.max())[0]
     else:
         indices = np.nonzero(mask.any(axis=(1, 2)))[0]
-    images = np.stack([to_model_range(sagittal_image(data, i, volume.zooms) / scale)
-                       for i in indices]) if len(indices) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE))
+    images = (np.stack([to_model_range(sagittal_image(data, i, volume.zooms) / scale)
+                        for i in indices])
+              if len(indices) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE)))
     refaced = reface_images(generator, images, batch_size)
     result = data.copy()
     inside = image_to_plane(np.ones((IMAGE_SIZE, IMAGE_SIZE), np.float32), data.shape[1:],
@@ -161,7 +162,8 @@ def reface_file(source: str | Path, output: str | Path, generator, use_mask: boo
     stored = nib.load(source)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".part-{output.name}")
-    save_volume(tmp, refaced.data, refaced.affine, orientation="".join(nib.aff2axcodes(stored.affine)),
+    save_volume(tmp, refaced.data, refaced.affine,
+                orientation="".join(nib.aff2axcodes(stored.affine)),
                 dtype=stored.get_data_dtype())
     tmp.replace(output)
     return output

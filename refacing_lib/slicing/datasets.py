@@ -9,8 +9,8 @@ A dataset is one folder per experiment and anonymization (``refacing slices`` wr
                                slice (axis-0 voxel index), offset_mm, scale (99.5th percentile)
     dataset.json               settings, inputs, counts and the encoding below
 
-Images are the [-1, 1] arrays of :func:`refacing_lib.slicing.slices.subject_slices`, stored as uint16
-``u = round((x + 1) * 32767.5)``, so ``x = u / 32767.5 - 1`` to within 1.5e-5. The ``.npy``
+Images are the [-1, 1] arrays of :func:`refacing_lib.slicing.slices.subject_slices`, stored as
+uint16 ``u = round((x + 1) * 32767.5)``, so ``x = u / 32767.5 - 1`` to within 1.5e-5. The ``.npy``
 files open memory-mapped (:func:`open_dataset`): the whole IXI never has to fit in memory.
 
 :func:`build_dataset` streams subjects: one subject's volumes are in memory at a time, the
@@ -48,7 +48,8 @@ _OTHER_TEST_FRACTION = 81 / 581         # the paper's test fraction, for names t
 
 def encode(images: np.ndarray) -> np.ndarray:
     """[-1, 1] float images to the stored uint16 (``round((x + 1) * 32767.5)``)."""
-    return np.clip(np.rint((np.asarray(images, np.float64) + 1) * _UNIT), 0, 65535).astype(np.uint16)
+    return (np.clip(np.rint((np.asarray(images, np.float64) + 1) * _UNIT), 0, 65535)
+            .astype(np.uint16))
 
 
 def decode(stored: np.ndarray) -> np.ndarray:
@@ -164,7 +165,8 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
     sources = find_nifti([originals])
     if not anonymized.is_dir():
         raise FileNotFoundError(f"{anonymized}: no such folder of anonymized volumes; write it "
-                                f"with `refacing deface --method ... {originals} --out {anonymized}`")
+                                f"with `refacing deface --method ... {originals} "
+                                f"--out {anonymized}`")
     if test_only is not None:
         test_only = sorted(test_only)
         present = {s.name for s in sources}
@@ -214,7 +216,8 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
             path = part / f"{split_name}_{domain}.npy"
             mode = "r+" if path.exists() else "w+"
             arrays[split_name, domain] = np.lib.format.open_memmap(
-                path, mode=mode, dtype=np.uint16, shape=(int(counts.get(split_name, 0)), size, size))
+                path, mode=mode, dtype=np.uint16,
+                shape=(int(counts.get(split_name, 0)), size, size))
 
     from tqdm.auto import tqdm
 
@@ -308,7 +311,8 @@ def open_dataset(folder: str | Path) -> SliceDataset:
         hint = " (an unfinished build is in .part: run it again)" if \
             folder.with_name(folder.name + ".part").exists() else ""
         raise FileNotFoundError(f"{folder}: not a slice dataset (no dataset.json){hint}; build it "
-                                "with `refacing slices` or refacing_lib.slicing.datasets.build_dataset")
+                                "with `refacing slices` or "
+                                "refacing_lib.slicing.datasets.build_dataset")
     metadata = pd.read_csv(folder / "metadata.csv")
     size = info["settings"]["size"]
     arrays = {}
@@ -433,7 +437,8 @@ def _pipeline(dataset, split, batch_size, image_size, seed, epoch, paired, shuff
         shape = [None, image_size, image_size, 1]
         return tf.ensure_shape(a, shape), tf.ensure_shape(b, shape)
 
-    pairs = tf.data.Dataset.from_tensor_slices((order_a.astype(np.int64), order_b.astype(np.int64)))
+    pairs = tf.data.Dataset.from_tensor_slices((order_a.astype(np.int64),
+                                                order_b.astype(np.int64)))
     return (pairs.batch(batch_size, drop_remainder=shuffle)
             .map(load, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))

@@ -162,7 +162,8 @@ def slice_indices(volume: Volume, n: int = N_SLICES, spacing: str | float = "tig
                          f"({volume.zooms[0]:.2f} mm along left-right); choose a larger spacing")
     if indices[0] < 0 or indices[-1] >= volume.shape[0]:
         raise ValueError(f"{name}: {n} slices {spacing_mm} mm apart around index {centre:.1f} "
-                         f"need indices {indices[0]}..{indices[-1]}, outside 0..{volume.shape[0] - 1}")
+                         f"need indices {indices[0]}..{indices[-1]}, "
+                         f"outside 0..{volume.shape[0] - 1}")
     return indices
 
 
@@ -220,7 +221,8 @@ def sagittal_image(data: np.ndarray, index: int, zooms, size: int = IMAGE_SIZE,
     return np.ascontiguousarray(image.T[::-1])
 
 
-def image_to_plane(image: np.ndarray, plane_shape, zooms, pixel_mm: float = PIXEL_MM) -> np.ndarray:
+def image_to_plane(image: np.ndarray, plane_shape, zooms,
+                   pixel_mm: float = PIXEL_MM) -> np.ndarray:
     """Inverse of :func:`sagittal_image`: a square image back onto the voxels of a sagittal plane.
 
     Parameters
@@ -308,7 +310,8 @@ def subject_slices(original: Volume, anonymized: dict[str, Volume] | None = None
     for name, volume in versions.items():
         if volume.shape != original.shape or not np.allclose(volume.affine, original.affine,
                                                               atol=1e-3):
-            raise ValueError(f"{volume.path or name} is not on the grid of {original.path or 'the original'}"
+            raise ValueError(f"{volume.path or name} is not on the grid of "
+                             f"{original.path or 'the original'}"
                              f" (shape {volume.shape} vs {original.shape}); anonymize the "
                              "original again")
         result[name] = np.stack([

@@ -311,7 +311,8 @@ def plot_method_scores(tables: dict):
     """
     first = next(iter(tables.values()))
     for method, table in tables.items():
-        if list(table["name"]) != list(first["name"]) or list(table["slice"]) != list(first["slice"]):
+        if (list(table["name"]) != list(first["name"])
+                or list(table["slice"]) != list(first["slice"])):
             raise ValueError(f"the {method} scores hold other test images than the first table's")
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")
     for ax, measure in zip(axes, ("correlation", "ssim")):
@@ -463,7 +464,8 @@ def anat_views(volumes: dict, display_mode: str = "ortho", cut_coords=None,
         image = nib.Nifti1Image(np.asarray(volume.data, np.float32), volume.affine)
         vmax = robust_max(np.asarray(first.data))
         nilearn_plotting.plot_anat(image, display_mode=display_mode, cut_coords=cut_coords,
-                                   figure=fig, axes=(0, top * (rows - 1 - i) / rows, 1, top / rows),
+                                   figure=fig,
+                                   axes=(0, top * (rows - 1 - i) / rows, 1, top / rows),
                                    title=name, vmin=0, vmax=vmax, black_bg=True, dim=0,
                                    colorbar=False)
     if title:

@@ -192,7 +192,8 @@ class HeadViewer:
                  azimuth: int = 60, elevation: int = 10):
         from skimage.filters import threshold_otsu
 
-        arrays = {name: np.asarray(getattr(v, "data", v), np.float32) for name, v in volumes.items()}
+        arrays = {name: np.asarray(getattr(v, "data", v), np.float32)
+                  for name, v in volumes.items()}
         shapes = {a.shape for a in arrays.values()}
         if len(shapes) != 1 or len(next(iter(shapes))) != 3:
             raise ValueError(f"HeadViewer needs 3-D volumes of one shape, got "
