@@ -1,7 +1,7 @@
 # The course's two commands (see README.md):
 #   make reproduce   run every notebook (quick profile, synthetic data) into build/,
 #                    with the results table of notebook 06 in build/results/
-#   make test        run the library tests and every notebook (quick profile)
+#   make test        ruff, then the library tests and every notebook (quick profile)
 #   make lab         JupyterLab with the course's set-up (jupyter/): notebooks/*.py open as notebooks
 # For instructors: make reproduce-full (the paper's four experiments on IXI, GPU; resumable).
 # Both create or reuse .venv and install the pinned dependencies first.
@@ -37,11 +37,12 @@ reproduce-full: $(STAMP)
 	$(BIN)/refacing reproduce --profile full --out build/full/results
 	$(BIN)/refacing notebooks --profile full --out build/full
 
-# Two pytest-xdist workers (TEST_JOBS=0: one process), a test file each at a time; one of them
+# ruff (the settings in pyproject.toml), then two pytest-xdist workers (TEST_JOBS=0: one process), a test file each at a time; one of them
 # runs the course files (the browser, notebook, pretrained-model and solution tests, the only
 # ones that start Jupyter kernels) one after the other (tests/conftest.py).
 TEST_JOBS ?= 2
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 # jupyter/ holds the course's Jupyter set-up; binder/start puts it on the same paths on Binder.

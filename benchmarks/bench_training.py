@@ -76,12 +76,12 @@ def main(argv=None) -> None:
                 a, b = (rng.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
                         for _ in range(2))
                 start = time.perf_counter()
-                gan.train_step(a, b, 0, 2e-4)
+                gan.train_step(a, b, 0)
                 first = time.perf_counter() - start
                 times = []
                 for step in range(1, args.steps + 1):
                     start = time.perf_counter()
-                    gan.train_step(a, b, step, 2e-4)
+                    gan.train_step(a, b, step)
                     times.append(time.perf_counter() - start)
                 ms = 1000 * float(np.median(times))
                 print(f"| {size} | {batch} | {precision} | {first:.1f} | {ms:.1f} | "

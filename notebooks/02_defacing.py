@@ -66,10 +66,12 @@ from refacing_lib.viz.widgets import HeadViewer, SliceBrowser
 # face before release. The paper (Abramian & Eklund, ISBI 2019) names two ways, each used by a
 # large project:
 #
-# | technique | tool | used by | what it does |
-# | --- | --- | --- | --- |
-# | face **blurring** | `mask_face` (Milchenko & Marcus, 2013) | Human Connectome Project | smears a layer of about 8 mm on each side of the skin over the face; bone and deeper tissue stay |
-# | face **removal** | `mri_deface` (Bischoff-Grethe et al., 2007), part of FreeSurfer | 1000 Functional Connectomes Project | sets every voxel of the face to 0, deeper facial tissue included |
+# * face **blurring**, `mask_face` (Milchenko & Marcus, 2013), used by the Human Connectome
+#   Project: smears a layer of about 8 mm on each side of the skin over the face; bone and
+#   deeper tissue stay;
+# * face **removal**, `mri_deface` (Bischoff-Grethe et al., 2007), part of FreeSurfer, used by
+#   the 1000 Functional Connectomes Project: sets every voxel of the face to 0, deeper facial
+#   tissue included.
 #
 # **How the originals work.** Both start by registering an atlas to the subject.
 # `mask_face` uses it to place a box around the face; it then thresholds the head, finds the

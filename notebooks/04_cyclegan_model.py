@@ -89,10 +89,10 @@ from refacing_lib.viz import plotting
 #
 # | network | input | output | job |
 # | --- | --- | --- | --- |
-# | generator $G_{AB}$ | anonymized slice | refaced slice | put a face back: the network the paper is about |
+# | generator $G_{AB}$ | anonymized slice | refaced slice | put a face back (the paper's aim) |
 # | generator $G_{BA}$ | original slice | anonymized-looking slice | take the face off again |
-# | discriminator $D_B$ | a slice of domain B, real or made by $G_{AB}$ | realness scores | tell real faces from refaced ones |
-# | discriminator $D_A$ | a slice of domain A, real or made by $G_{BA}$ | realness scores | tell real anonymizations from fakes |
+# | discriminator $D_B$ | B slice: real or by $G_{AB}$ | scores | real or refaced face? |
+# | discriminator $D_A$ | A slice: real or by $G_{BA}$ | scores | real or fake anonymization? |
 #
 # Each generator is trained to fool its discriminator, and each discriminator to catch the
 # fakes. That alone would let $G_{AB}$ draw *any* plausible face. The **cycle** ties the
@@ -203,13 +203,14 @@ print(f"input {features.shape} -> stride-2 conv {tuple(down.shape)} -> "
 #
 # Assembled, at the paper's 256 x 256 pixels and 1 channel:
 #
-# | stage | layers | output |
+# | stage | layers (norm: instance normalisation) | output |
 # | --- | --- | --- |
-# | `c7s1` | reflection pad 3, 7 x 7 conv, 32 filters, norm, ReLU | 256 x 256 x 32 |
-# | `d1`, `d2` | 3 x 3 conv stride 2, 64 then 128 filters, norm, ReLU | 128 x 128 x 64, 64 x 64 x 128 |
-# | `res1`..`res9` | residual blocks | 64 x 64 x 128 |
-# | `u1`, `u2` | 3 x 3 transposed conv stride 2, 64 then 32 filters, norm, ReLU | 128 x 128 x 64, 256 x 256 x 32 |
-# | `out` | reflection pad 3, 7 x 7 conv, 1 filter, tanh | 256 x 256 x 1 |
+# | `c7s1` | reflection pad 3, 7 x 7 conv, 32 filters, norm, ReLU | 256x256x32 |
+# | `d1`, `d2` | 3 x 3 conv stride 2, 64 then 128 filters, norm, ReLU | 128x128x64, 64x64x128 |
+# | `res1`..`res9` | residual blocks | 64x64x128 |
+# | `u1` | 3 x 3 transposed conv stride 2, 64 filters, norm, ReLU | 128x128x64 |
+# | `u2` | 3 x 3 transposed conv stride 2, 32 filters, norm, ReLU | 256x256x32 |
+# | `out` | reflection pad 3, 7 x 7 conv, 1 filter, tanh | 256x256x1 |
 #
 # The final tanh keeps the output in [-1, 1], the range of the dataset's images. Keras's
 # `summary()` lists all 80-odd layers; grouped by stage they read:

@@ -51,7 +51,9 @@ supervised_loss = "mse"  # that distance: "mse" (a course option) or "mae" (Pix2
 checkpoint_every = 1  # epochs between checkpoints
 seed = 0  # seeds the weights, the data order and the image pools
 restart = False  # True: delete this training's run folder and start again
-run_name = ""  # empty: the course's run, data/runs/{source}-{experiment}-{method}; a name: data/runs/NAME
+# run_name: empty for the course's run, data/runs/{source}-{experiment}-{method};
+# a name for data/runs/NAME
+run_name = ""
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -69,7 +71,8 @@ from refacing_lib.evaluate.metrics import similarity, site_means
 from refacing_lib.evaluate.pretrained import score_pretrained
 from refacing_lib.model.cyclegan import CycleGAN
 from refacing_lib.model.reface import reface_dataset
-from refacing_lib.model.training import TrainConfig, latest_checkpoint, learning_rate_at, train
+from refacing_lib.model.schedule import LinearDecay
+from refacing_lib.model.training import TrainConfig, latest_checkpoint, train
 from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.slicing.slices import shrink
 from refacing_lib.viz import plotting
@@ -92,7 +95,8 @@ config = TrainConfig(image_size=image_size, filters=filters, residual_blocks=res
 steps_per_epoch = ds.info["counts"]["train"]["images"] // batch_size
 total_steps = epochs * steps_per_epoch
 print(f"dataset {ds.folder.name}: {ds.info['counts']['train']['images']} training pairs")
-print(f"{epochs} epochs x {steps_per_epoch} steps = {total_steps} steps at {image_size} x {image_size}")
+print(f"{epochs} epochs x {steps_per_epoch} steps = {total_steps} steps "
+      f"at {image_size} x {image_size}")
 config
 
 # %% [markdown]
@@ -128,7 +132,7 @@ config
 # | skip + absolute error 10 | 0.261 | 0.865 | 0.000 | not run | | |
 # | skip + absolute error 100 | 0.261 | 0.865 | 0.000 | not run | | |
 # | skip + squared error 100 | 0.214 | 0.883 | 0.006 | 0.231 | 0.641 | 0.016 |
-# | **skip + squared error 1000 (quick)** | **0.158** | **0.933** | 0.009 | **0.220** | **0.659** | 0.023 |
+# | **skip + squared error 1000 (quick)** | 0.158 | 0.933 | 0.009 | 0.220 | 0.659 | 0.023 |
 #
 # The full profile (`refacing_lib/course/profiles/full.yaml`) keeps the paper's exact setting, for
 # instructors who reproduce the paper on a GPU. Set `input_skip = False` and
@@ -176,12 +180,15 @@ Code(inspect.getsource(CycleGAN.tensorflow_step), language="python")
 #
 # Adam starts at 2e-4 for all three optimizers. As in the paper, the rate stays there for the
 # first half of the training and then falls linearly to 0 at the last step, so that the
-# networks settle instead of wandering.
+# networks settle instead of wandering. `LinearDecay` is that schedule, a Keras
+# `LearningRateSchedule`: each optimizer evaluates it at its own step counter, which every
+# checkpoint holds, so a resumed training goes on with the right rate.
 
 # %%
 steps = np.arange(total_steps)
 fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
-ax.plot(steps, [learning_rate_at(s, total_steps, config.learning_rate) for s in steps])
+schedule = LinearDecay(config.learning_rate, total_steps, config.decay_from)
+ax.plot(steps, np.asarray(schedule(steps)))
 ax.set(xlabel="step", ylabel="learning rate", title="linear decay over the second half")
 plotting.save_figure(fig, figure_dir, "learning_rate");
 
@@ -367,8 +374,8 @@ print("latest:", latest_checkpoint(run).name)
 # (`KERAS_BACKEND=jax`, the environment of `requirements-jax.txt`), optionally with
 # `--precision bfloat16` and a larger `--batch-size`; the README explains the options.
 # `benchmarks/bench_training.py` prints the milliseconds per step of your machine at 64, 128
-# and 256 pixels and the hours the paper's trainings would take on it. TensorBoard shows the losses while it runs:
-# `tensorboard --logdir data/runs`.
+# and 256 pixels and the hours the paper's trainings would take on it. TensorBoard shows the
+# losses while it runs: `tensorboard --logdir data/runs`.
 #
 # ## Summary
 #

@@ -4,7 +4,7 @@ devices (XLA_FLAGS=--xla_force_host_platform_device_count=2); writes its results
     python tests/jax_suite.py DATASET WORK
 
 WORK holds what the TensorFlow side prepared: ``start.npz`` (a checkpoint at step 0),
-``batches.npz`` (a, b, learning rates) and ``crossed/`` (a run TensorFlow trained to step 2;
+``batches.npz`` (a, b) and ``crossed/`` (a run TensorFlow trained to step 2;
 its checkpoint also as ``tf_step2.npz``).
 """
 
@@ -30,12 +30,12 @@ def main(dataset: str, work: str) -> None:
 
     # 1. the same weights and batches as the TensorFlow step
     config = TrainConfig(**spec["step_config"])
-    gan = CycleGAN(config)
+    gan = CycleGAN(config, total_steps=spec["step_total"])
     checkpoints.restore(work / "start.npz", gan.variables, config)
     batches = np.load(work / "batches.npz")
     out["step_losses"] = []
-    for k, (a, b, lr) in enumerate(zip(batches["a"], batches["b"], batches["lr"])):
-        out["step_losses"].append(list(gan.train_step(a, b, k, lr).values()))
+    for k, (a, b) in enumerate(zip(batches["a"], batches["b"])):
+        out["step_losses"].append(list(gan.train_step(a, b, k).values()))
         if k == 0:
             np.savez(work / "jax_step.npz", **{k: v.numpy() for k, v in gan.variables.items()})
     out["trace_count"] = gan.trace_count
@@ -61,8 +61,8 @@ def main(dataset: str, work: str) -> None:
     # 4. mixed precision: bfloat16 networks, float32 weights and losses
     half = CycleGAN(TrainConfig(**{**spec["step_config"], "precision": "bfloat16"}))
     checkpoints.assign(half.variables, checkpoints.read(work / "start.npz")[0], "start.npz")
-    out["bf16_losses"] = np.array(list(half.train_step(batches["a"][0], batches["b"][0], 0,
-                                                       float(batches["lr"][0])).values()))
+    out["bf16_losses"] = np.array(list(half.train_step(batches["a"][0], batches["b"][0],
+                                                       0).values()))
     out["bf16_weight_dtypes"] = sorted({str(v.dtype) for v in half.variables.values()})
     out["bf16_compute_dtype"] = half.g_ab.get_layer("c7s1_conv").compute_dtype
 
@@ -74,11 +74,11 @@ def main(dataset: str, work: str) -> None:
     a4 = np.concatenate([batches["a"][0], batches["a"][1]])
     b4 = np.concatenate([batches["b"][0], batches["b"][1]])
     one = CycleGAN(wide)
-    out["one_device"] = np.array([list(one.train_step(a4, b4, k, 2e-4).values())
+    out["one_device"] = np.array([list(one.train_step(a4, b4, k).values())
                                   for k in range(3)])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
     two = CycleGAN(wide)
-    out["two_devices"] = np.array([list(two.train_step(a4, b4, k, 2e-4).values())
+    out["two_devices"] = np.array([list(two.train_step(a4, b4, k).values())
                                    for k in range(3)])
     out["sharded_devices"] = len(two.g_ab.weights[0].value.sharding.device_set)
 

@@ -96,9 +96,6 @@ def lab(tmp_path_factory):
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
     )
-    news = state / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)                 # no "get notified about Jupyter news?" pop-up
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port, token = _free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -272,6 +269,19 @@ def test_course_py_opens_as_notebook_and_other_py_as_text(page, lab):
     page.locator(".jp-FileEditor:visible").wait_for()
     assert page.locator(".jp-NotebookPanel:visible").count() == 0
     _screenshot(page, "library_py_opens_as_text")
+
+
+def test_no_jupyter_news_prompt_greets_a_student(page, lab):
+    """The course's set-up (``jupyter/labconfig/page_config.json``) disables JupyterLab's
+    announcements plugin, which otherwise asks at the first start "Would you like to get
+    notified about official Jupyter news?" (this lab has fresh user settings)."""
+    plugin = "@jupyterlab/apputils-extension:announcements"
+    assert page.evaluate("id => window.jupyterapp.hasPlugin(id)", plugin) is False
+    assert page.evaluate("() => window.jupyterapp.hasPlugin("
+                         "'@jupyterlab/apputils-extension:notification')") is True
+    page.wait_for_timeout(2000)
+    assert page.get_by_text("official Jupyter news").count() == 0
+    _screenshot(page, "no_news_prompt")
 
 
 # ---- the widgets of notebooks 01-03 ---------------------------------------------------------

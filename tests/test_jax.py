@@ -23,7 +23,9 @@ pytest.importorskip("jax", reason="JAX is not installed: pip install -r requirem
 
 TINY = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2)
 # every loss term on, a pool that fills and swaps within the steps compared
-STEP = TrainConfig(**TINY, batch_size=2, pool_size=2, identity_weight=0.5, supervised_weight=1.0)
+STEP = TrainConfig(**TINY, batch_size=2, pool_size=2, identity_weight=0.5, supervised_weight=1.0,
+                   decay_from=0.25)
+STEP_TOTAL = 4                  # the step comparison's steps: rates 2e-4, 2e-4, 1.33e-4, 0.67e-4
 RUN = TrainConfig(**TINY, epochs=2, steps_per_epoch=3, pool_size=2)
 QUIET = dict(progress=False, log=lambda line: None)
 
@@ -33,17 +35,18 @@ def jax_results(slice_dataset, tmp_path_factory):
     """TensorFlow's side, then the JAX subprocess, then TensorFlow again on the crossed run."""
     work = tmp_path_factory.mktemp("jax")
     (work / "spec.json").write_text(json.dumps({"step_config": asdict(STEP),
+                                                "step_total": STEP_TOTAL,
                                                 "run_config": asdict(RUN),
                                                 "losses": training.LOSSES}))
-    gan = CycleGAN(STEP)
+    gan = CycleGAN(STEP, total_steps=STEP_TOTAL)
     checkpoints.save(work / "start.npz", gan.variables, {"step": 0}, STEP)
-    batches = list(zip(range(4), numpy_batches(slice_dataset, batch_size=2, image_size=32)))
+    batches = list(zip(range(STEP_TOTAL), numpy_batches(slice_dataset, batch_size=2,
+                                                       image_size=32)))
     a, b = np.stack([x for _, (x, _) in batches]), np.stack([y for _, (_, y) in batches])
-    lr = np.array([2e-4, 2e-4, 1e-4, 5e-5], np.float32)
-    np.savez(work / "batches.npz", a=a, b=b, lr=lr)
+    np.savez(work / "batches.npz", a=a, b=b)
     tf = {"step_losses": []}
-    for k, (x, y, r) in enumerate(zip(a, b, lr)):
-        tf["step_losses"].append(list(gan.train_step(x, y, k, r).values()))
+    for k, (x, y) in enumerate(zip(a, b)):
+        tf["step_losses"].append(list(gan.train_step(x, y, k).values()))
         if k == 0:
             tf["step_weights"] = {k: v.numpy() for k, v in gan.variables.items()}
     tf["step_losses"] = np.array(tf["step_losses"])

@@ -13,10 +13,10 @@ import pytest
 from refacing_lib.course.profiles import load_profile
 from refacing_lib.model import training
 from refacing_lib.model.pools import ImagePool, pool_draws
+from refacing_lib.model.schedule import LinearDecay
 from refacing_lib.model.training import (
     TrainConfig,
     TrainingDiverged,
-    learning_rate_at,
     load_generator,
     run_config,
     train,
@@ -31,11 +31,11 @@ def _weights(gan):
 
 
 def test_learning_rate_is_constant_then_falls_linearly_to_zero():
-    rates = [learning_rate_at(s, 10, 2e-4) for s in range(10)]
-    assert rates[:6] == [2e-4] * 6
-    np.testing.assert_allclose(rates[6:], [1.6e-4, 1.2e-4, 0.8e-4, 0.4e-4])
-    assert learning_rate_at(10, 10, 2e-4) == 0
-    assert learning_rate_at(3, 10, 1.0, decay_from=0.0) == pytest.approx(0.7)
+    rates = np.asarray(LinearDecay(2e-4, 10)(np.arange(12)))
+    np.testing.assert_allclose(rates[:6], [2e-4] * 6, rtol=1e-7)
+    np.testing.assert_allclose(rates[6:], [1.6e-4, 1.2e-4, 0.8e-4, 0.4e-4, 0, 0], rtol=1e-6)
+    assert float(LinearDecay(1.0, 10, decay_from=0.0)(3)) == pytest.approx(0.7)
+    assert float(LinearDecay(2e-4)(10**6)) == pytest.approx(2e-4)     # no total: constant
 
 
 def test_config_from_profile_checks_its_values():
@@ -83,8 +83,11 @@ def test_training_traces_once_logs_and_saves(slice_dataset, tmp_path):
     history = result.history()
     assert history["step"].tolist() == list(range(1, 9))
     assert set(training.LOSSES) <= set(history.columns)
-    np.testing.assert_allclose(history["learning_rate"],
-                               [learning_rate_at(s, 8, 2e-4) for s in range(8)], rtol=1e-5)
+    np.testing.assert_allclose(history["learning_rate"], [2e-4] * 5 + [1.5e-4, 1e-4, 0.5e-4],
+                               rtol=1e-5)
+    # the optimizers count their steps and take the rate of the next one from the schedule
+    for optimizer in (result.gan.opt_g, result.gan.opt_d_a, result.gan.opt_d_b):
+        assert int(optimizer.iterations) == 8 and float(optimizer.learning_rate) == 0
     assert np.isfinite(history["cycle"]).all() and (history["cycle"] > 0).all()
     assert [s for s, _ in seen] == list(range(1, 9))
     np.testing.assert_allclose([c for _, c in seen], history["cycle"], rtol=1e-5)
@@ -104,9 +107,9 @@ def test_training_traces_once_logs_and_saves(slice_dataset, tmp_path):
 def test_resume_continues_exactly(slice_dataset, tmp_path):
     """6 steps in one go == 4 steps (mid-epoch, pool full and swapping) + resume + 2 steps."""
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=3, pool_size=2)
-    whole = train(slice_dataset, tmp_path / "whole", config, progress=False, log=lambda l: None)
+    whole = train(slice_dataset, tmp_path / "whole", config, progress=False, log=lambda line: None)
     first = train(slice_dataset, tmp_path / "split", config, until_step=4, progress=False,
-                  log=lambda l: None)
+                  log=lambda line: None)
     assert first.step == 4 and first.checkpoint.name == "step_0000004.npz"
     lines = []
     second = train(slice_dataset, tmp_path / "split", config, progress=False, log=lines.append)
@@ -158,7 +161,7 @@ def test_keyboard_interrupt_from_a_callback_saves_and_a_second_sigint_stops_at_o
     assert "stopped at once at step 4, not saved" in lines[-1]
     assert training.latest_checkpoint(tmp_path / "run").name == "step_0000003.npz"
     assert signal.getsignal(signal.SIGINT) is before   # the handler is restored
-    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda l: None)
+    result = train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda line: None)
     assert not result.interrupted and result.step == 5
     assert result.history()["step"].tolist() == [1, 2, 3, 4, 5]
 
@@ -169,7 +172,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_pa
 
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2)
     train(slice_dataset, tmp_path / "run", config, until_step=2, progress=False,
-          log=lambda l: None)
+          log=lambda line: None)
     good = tmp_path / "run" / "checkpoints" / "step_0000002.npz"
     stamp = good.stat().st_mtime_ns
     real = datasets._read_batch
@@ -177,7 +180,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_pa
                         lambda *args: [x * np.nan for x in real(*args)])
     with pytest.raises(TrainingDiverged, match=r"loss \w+ became nan at step 3 \(epoch 2\).*"
                                                r"step_0000002.npz"):
-        train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda l: None)
+        train(slice_dataset, tmp_path / "run", config, progress=False, log=lambda line: None)
     assert sorted(p.name for p in good.parent.iterdir()) == ["step_0000002.npz"]
     assert good.stat().st_mtime_ns == stamp
     with np.load(good) as data:
@@ -220,7 +223,7 @@ def test_full_profile_builds_and_runs_one_step_on_cpu(slice_dataset, tmp_path):
     assert (config.image_size, config.batch_size, config.epochs) == (256, 1, 200)
     assert (config.filters, config.residual_blocks, config.pool_size) == (32, 9, 50)
     result = train(slice_dataset, tmp_path / "run", config, until_step=1, progress=False,
-                   log=lambda l: None)
+                   log=lambda line: None)
     assert result.step == 1 and result.total_steps == 200 * 105
     assert result.gan.g_ab.count_params() == 2_849_537
     row = result.history().iloc[0]

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from .losses import (
+    DISTANCES,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     mean_absolute_error,
-    mean_squared_error,
 )
 from .pools import pool_query
 
@@ -77,7 +77,7 @@ class TensorFlowStep:
         self.gan = gan
         self.function = tf.function(self._distributed)
 
-    def __call__(self, a, b, draws, learning_rate):
+    def __call__(self, a, b, draws):
         import tensorflow as tf
 
         strategy = self.gan.strategy
@@ -91,15 +91,13 @@ class TensorFlowStep:
             a, b, draws = (strategy.experimental_distribute_values_from_function(
                 lambda context, x=x, axis=axis: part(context, x, axis))
                 for x, axis in ((a, 0), (b, 0), (draws, 1)))
-        return self.function(a, b, draws, tf.constant(learning_rate))
+        return self.function(a, b, draws)
 
-    def _distributed(self, a, b, draws, learning_rate):
+    def _distributed(self, a, b, draws):
         import tensorflow as tf
 
         gan = self.gan
         gan.trace_count += 1
-        for opt in (gan.opt_g, gan.opt_d_a, gan.opt_d_b):
-            opt.learning_rate.assign(learning_rate)
         per_replica = gan.strategy.run(gan.tensorflow_step, args=(a, b, draws))
         return {k: gan.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in per_replica.items()}
@@ -142,9 +140,10 @@ def pure_losses(config, call, a, b, pools, draws):
     g_ba = lsgan_generator_loss(call("D_A", fake_a, frozen=True))
     identity = supervised = ops.zeros((), "float32")
     if c.identity_weight:
-        identity = mean_absolute_error(b, call("G_AB", b)) + mean_absolute_error(a, call("G_BA", a))
+        identity = (mean_absolute_error(b, call("G_AB", b))
+                    + mean_absolute_error(a, call("G_BA", a)))
     if c.supervised_weight:
-        distance = mean_squared_error if c.supervised_loss == "mse" else mean_absolute_error
+        distance = DISTANCES[c.supervised_loss]
         supervised = distance(fake_b, b) + distance(fake_a, a)
     g_total = (g_ab + g_ba + c.cycle_weight * cycle + c.identity_weight * identity
                + c.supervised_weight * supervised)
@@ -176,8 +175,6 @@ class JaxStep:
 
         self.gan = gan
         self.opts = (gan.opt_g, gan.opt_d_a, gan.opt_d_b)
-        self.rate_index = [[v.path for v in opt.variables].index(f"{opt.name}/learning_rate")
-                           for opt in self.opts]
         self.distribution = keras.distribution.distribution()
         self.function = jax.jit(self._step)
 
@@ -188,14 +185,13 @@ class JaxStep:
         pools = [(p.images.value, p.count.value) for p in (gan.pool_a, gan.pool_b)]
         return weights, opts, pools
 
-    def __call__(self, a, b, draws, learning_rate):
+    def __call__(self, a, b, draws):
         import jax
 
         if self.distribution is not None:
             layout = self.distribution.get_data_layout(a.shape).backend_layout
             a, b = jax.device_put(a, layout), jax.device_put(b, layout)
-        (weights, opts, pools), losses = self.function(self._state(), a, b, draws,
-                                                       learning_rate)
+        (weights, opts, pools), losses = self.function(self._state(), a, b, draws)
         gan = self.gan
         for name, model in gan.networks.items():
             for variable, value in zip(model.trainable_variables, weights[name]):
@@ -208,7 +204,7 @@ class JaxStep:
             pool.count.assign(count)
         return losses
 
-    def _step(self, state, a, b, draws, learning_rate):
+    def _step(self, state, a, b, draws):
         import jax
         from keras import ops
 
@@ -231,9 +227,7 @@ class JaxStep:
         groups = ((("G_AB", "G_BA"), gan.opt_g), (("D_A",), gan.opt_d_a),
                   (("D_B",), gan.opt_d_b))
         new_weights, new_opts = {}, []
-        for (names, opt), values, index in zip(groups, opts, self.rate_index):
-            values = list(values)
-            values[index] = ops.cast(learning_rate, values[index].dtype)
+        for (names, opt), values in zip(groups, opts):
             params = [w for n in names for w in weights[n]]
             updated, values = opt.stateless_apply(values, [g for n in names for g in grads[n]],
                                                   params)

@@ -20,10 +20,10 @@ import numpy as np
 from . import backends
 from .backends import PRECISIONS
 from .losses import (
+    DISTANCES,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     mean_absolute_error,
-    mean_squared_error,
 )
 from .pools import ImagePool, pool_draws
 
@@ -123,8 +123,9 @@ class TrainConfig:
             raise ValueError(f"decay_from must be between 0 and 1, got {self.decay_from}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.supervised_loss not in ("mae", "mse"):
-            raise ValueError(f"supervised_loss must be 'mae' or 'mse', got {self.supervised_loss!r}")
+        if self.supervised_loss not in DISTANCES:
+            raise ValueError("supervised_loss must be 'mae' or 'mse', "
+                             f"got {self.supervised_loss!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, "
                              f"got {self.precision!r}")
@@ -162,10 +163,11 @@ class CycleGAN:
         How many times the step was traced (1 in a healthy run).
     """
 
-    def __init__(self, config: TrainConfig, strategy=None):
+    def __init__(self, config: TrainConfig, strategy=None, total_steps: int | None = None):
         import keras
 
         from .networks import build_discriminator, generator_from_config
+        from .schedule import LinearDecay
 
         self.backend = keras.backend.backend()
         if self.backend not in ("tensorflow", "jax"):
@@ -196,7 +198,8 @@ class CycleGAN:
                     nets[name] = (generator_from_config(config, name) if name[0] == "G" else
                                   build_discriminator(size, 1, config.disc_filters, name=name))
             self.g_ab, self.g_ba, self.d_a, self.d_b = (nets[n] for n in NETWORKS)
-            adam = dict(learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
+            self.schedule = LinearDecay(config.learning_rate, total_steps, config.decay_from)
+            adam = dict(learning_rate=self.schedule, beta_1=config.beta_1, beta_2=0.999)
             self.opt_g = keras.optimizers.Adam(**adam, name="adam_G")
             self.opt_d_a = keras.optimizers.Adam(**adam, name="adam_D_A")
             self.opt_d_b = keras.optimizers.Adam(**adam, name="adam_D_B")
@@ -232,7 +235,7 @@ class CycleGAN:
             raise RuntimeError("two variables of the CycleGAN share a path")
         return named
 
-    def train_step(self, a, b, step: int, learning_rate: float | None = None) -> dict[str, float]:
+    def train_step(self, a, b, step: int) -> dict[str, float]:
         """One update of all four networks on a batch; returns the losses as floats.
 
         Parameters
@@ -240,22 +243,19 @@ class CycleGAN:
         a, b : numpy arrays (batch, size, size, 1)
             Batches of domain A and B in [-1, 1] (the global batch; split across devices).
         step : int
-            The step's number from 0: seeds the pools' draws (:func:`pool_draws`).
-        learning_rate : float, optional
-            The learning rate of this step for all three optimizers; default: unchanged.
+            The step's number from 0: seeds the pools' draws (:func:`pool_draws`). The
+            learning rate follows the optimizers' own step counters (:attr:`schedule`).
         """
         draws = pool_draws(self.config.seed, int(step), self.config.batch_size)
-        if learning_rate is None:
-            learning_rate = float(np.asarray(self.opt_g.learning_rate))
-        losses = self._step(np.asarray(a, np.float32), np.asarray(b, np.float32), draws,
-                            np.float32(learning_rate))
+        losses = self._step(np.asarray(a, np.float32), np.asarray(b, np.float32), draws)
         return {k: float(losses[k]) for k in LOSSES}
 
     def tensorflow_step(self, a, b, draws):
         """One update of the four networks, on TensorFlow: the whole training step.
 
         Traced once into a graph by :class:`~refacing_lib.model.backends.TensorFlowStep`
-        (through :meth:`train_step`), which also sets this step's learning rate.
+        (through :meth:`train_step`). Each optimizer takes its learning rate from
+        :attr:`schedule` at its own step counter.
 
         Parameters
         ----------
@@ -292,7 +292,7 @@ class CycleGAN:
                 identity = (mean_absolute_error(b, run(self.g_ab, b))
                             + mean_absolute_error(a, run(self.g_ba, a)))
             if c.supervised_weight:     # paired batches: each fake against its own original
-                distance = mean_squared_error if c.supervised_loss == "mse" else mean_absolute_error
+                distance = DISTANCES[c.supervised_loss]
                 supervised = distance(fake_b, b) + distance(fake_a, a)
             g_total = (g_ab + g_ba + c.cycle_weight * cycle + c.identity_weight * identity
                        + c.supervised_weight * supervised)

@@ -4,7 +4,7 @@ identity and supervised terms (mean squared error as the supervised term's other
 Each returns a float scalar tensor: the mean over all elements."""
 
 __all__ = ["lsgan_generator_loss", "lsgan_discriminator_loss", "mean_absolute_error",
-           "mean_squared_error"]
+           "mean_squared_error", "DISTANCES"]
 
 
 def lsgan_generator_loss(fake_scores):
@@ -33,3 +33,7 @@ def mean_squared_error(x, y):
     from keras import ops
 
     return ops.mean(ops.square(x - y))
+
+
+DISTANCES = {"mae": mean_absolute_error, "mse": mean_squared_error}
+"""The supervised term's distances, by the name ``TrainConfig.supervised_loss`` gives."""

@@ -1,10 +1,10 @@
-"""Training the paper's CycleGAN: the learning-rate schedule, the loop, checkpoints, resume.
+"""Training the paper's CycleGAN: the loop, checkpoints, resume.
 
 The networks, losses, pools and the step itself are in :mod:`refacing_lib.model.cyclegan`; the
 checkpoint files in :mod:`refacing_lib.model.checkpoints`. :func:`train` runs on the Keras backend
 selected by ``KERAS_BACKEND``: TensorFlow (the default, fastest on CPUs) or JAX (for GPU
-machines without TensorFlow; nothing imports TensorFlow then). Both learning rates decay
-linearly to 0 over the second half of training, as in GAN-MRI.
+machines without TensorFlow; nothing imports TensorFlow then). The learning rates decay
+linearly to 0 over the second half of training, as in GAN-MRI (:mod:`.schedule`).
 
 Randomness comes from the seed and the step number alone, a checkpoint holds every weight,
 optimizer moment, pool image and counter, and an interrupt (Ctrl-C, a notebook's stop
@@ -38,7 +38,7 @@ import numpy as np
 from . import checkpoints
 from .cyclegan import LOSSES, CycleGAN, TrainConfig
 
-__all__ = ["TrainConfig", "CycleGAN", "LOSSES", "TrainingDiverged", "TrainResult", "learning_rate_at",
+__all__ = ["TrainConfig", "CycleGAN", "LOSSES", "TrainingDiverged", "TrainResult",
            "train", "load_generator", "run_config", "latest_checkpoint"]
 
 _KEEP_CHECKPOINTS = 3
@@ -47,15 +47,6 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names it, the step and the last checkpoint."""
-
-
-def learning_rate_at(step: int, total_steps: int, base: float, decay_from: float = 0.5) -> float:
-    """The learning rate of step ``step`` (0-based): ``base`` until ``decay_from * total_steps``,
-    then falling linearly to 0 at ``total_steps``."""
-    start = decay_from * total_steps
-    if step < start or total_steps <= start:
-        return base
-    return base * max(0.0, (total_steps - step) / (total_steps - start))
 
 
 # ---- the training loop --------------------------------------------------------------------------
@@ -198,7 +189,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
 
     with _stop_between_steps() as stop:
         _compilation_cache(run_dir)
-        gan = CycleGAN(config, strategy)
+        gan = CycleGAN(config, strategy, total_steps=total)
         state = {"step": 0, "epoch": 0, "step_in_epoch": 0}
         checkpoint = latest_checkpoint(run_dir)
         if checkpoint is not None:
@@ -226,8 +217,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
                                         epoch=epoch, paired=bool(config.supervised_weight),
                                         start=skip)
                 for _, (a, b) in zip(range(steps_per_epoch - skip), batches):
-                    lr = learning_rate_at(step, total, config.learning_rate, config.decay_from)
-                    losses = gan.train_step(a, b, step, lr)
+                    lr = float(gan.schedule(step))        # the rate this step uses
+                    losses = gan.train_step(a, b, step)
                     bad = [k for k, v in losses.items() if not math.isfinite(v)]
                     if bad:
                         raise TrainingDiverged(
@@ -383,7 +374,8 @@ class _History:
         self.offset = float(rows[-1]["seconds"]) if rows else 0.0
 
     def add(self, step, epoch, losses, lr, seconds):
-        self.writer.writerow({"step": step, "epoch": epoch, **{k: f"{v:.6g}" for k, v in losses.items()},
+        self.writer.writerow({"step": step, "epoch": epoch,
+                              **{k: f"{v:.6g}" for k, v in losses.items()},
                               "learning_rate": f"{lr:.6g}",
                               "seconds": f"{self.offset + seconds:.2f}"})
         self.file.flush()
