@@ -10,13 +10,32 @@ knows what the function does: :func:`refacing_lib.anonymize.deface.deface_folder
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BatchReport", "find_nifti", "run_batch"]
+__all__ = ["BatchReport", "find_nifti", "run_batch", "written"]
+
+
+@contextmanager
+def written(path: str | Path) -> Iterator[Path]:
+    """Write ``path`` all at once: yields a temporary path beside it (``.part-NAME``) to write
+    to, which becomes ``path`` when the block ends without error and is removed otherwise.
+
+    An interrupted write never leaves a partial file under the final name, so a finished
+    output is one that exists (what :func:`run_batch` and every resumable stage rely on).
+    """
+    path = Path(path)
+    part = path.with_name(f".part-{path.name}")
+    try:
+        yield part
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def find_nifti(inputs: Iterable[str | Path]) -> list[Path]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from refacing_lib.batch import BatchReport, find_nifti, run_batch
+from refacing_lib.batch import BatchReport, find_nifti, run_batch, written
 
 
 def shout(source: Path, output: Path) -> None:
@@ -155,3 +155,20 @@ def test_find_nifti_refuses_missing_empty_and_colliding_inputs(tmp_path):
         find_nifti([tmp_path / "a", two])
     with pytest.raises(ValueError, match="same name"):
         find_nifti([one, tmp_path / "a"])
+
+
+def test_written_replaces_the_file_at_once_and_leaves_nothing_behind_a_failure(tmp_path):
+    final = tmp_path / "out.nii.gz"
+    final.write_text("old")
+    with written(final) as part:
+        assert part == tmp_path / ".part-out.nii.gz" and part.parent == final.parent
+        part.write_text("new")
+        assert final.read_text() == "old"            # the final name changes only at the end
+    assert final.read_text() == "new" and not part.exists()
+    with pytest.raises(RuntimeError, match="disk full"):
+        with written(final) as part:
+            part.write_text("half")
+            raise RuntimeError("disk full")
+    assert final.read_text() == "new" and not part.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]
+

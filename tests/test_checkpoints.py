@@ -1,4 +1,4 @@
-"""Checkpoint files: named by Keras path, checked by name and shape, older numbered ones read."""
+"""Checkpoint files: named by Keras path, checked by name and shape."""
 
 import json
 from dataclasses import asdict
@@ -8,7 +8,7 @@ import pytest
 
 from refacing_lib.model import checkpoints
 from refacing_lib.model.cyclegan import CycleGAN
-from refacing_lib.model.training import TrainConfig, load_generator
+from refacing_lib.model.training import TrainConfig
 
 TINY = TrainConfig(image_size=32, filters=4, residual_blocks=1, disc_filters=8, pool_size=2)
 
@@ -28,20 +28,6 @@ def _values(gan):
     return {k: np.array(v.numpy()) for k, v in gan.variables.items()}
 
 
-def _old_format(gan, path):
-    """What the previous version wrote: networks and optimizers numbered in Keras's order."""
-    arrays = {}
-    for name, model in gan.networks.items():
-        arrays.update({f"{name}/{i}": v.numpy() for i, v in enumerate(model.weights)})
-    for opt in (gan.opt_g, gan.opt_d_a, gan.opt_d_b):
-        arrays.update({f"{opt.name}/{i}": v.numpy() for i, v in enumerate(opt.variables)})
-    for pool in ("pool_A", "pool_B"):
-        arrays.update({f"{pool}/{k}": gan.variables[f"{pool}/{k}"].numpy()
-                       for k in ("images", "count")})
-    np.savez(path, __progress__=np.array(json.dumps({"step": 2})),
-             __config__=np.array(json.dumps(asdict(TINY))), **arrays)
-
-
 def test_every_variable_is_saved_under_its_unique_path(gan, tmp_path):
     path = checkpoints.save(tmp_path / "step_0000002.npz", gan.variables, {"step": 2}, TINY)
     arrays, progress, settings = checkpoints.read(path)
@@ -51,26 +37,20 @@ def test_every_variable_is_saved_under_its_unique_path(gan, tmp_path):
     assert int(arrays["pool_A/count"]) == 2
     assert not list(tmp_path.glob(".part-*"))
     other = CycleGAN(TINY)
-    assert checkpoints.restore(path, other.variables, TINY, log=lambda line: None) == progress
+    assert checkpoints.restore(path, other.variables, TINY) == progress
     for key, value in _values(gan).items():
         np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
 
 
-def test_a_numbered_checkpoint_is_read_by_position_with_a_message(gan, tmp_path):
-    _old_format(gan, tmp_path / "old.npz")
-    other, lines = CycleGAN(TINY), []
-    checkpoints.restore(tmp_path / "old.npz", other.variables, TINY, log=lines.append)
-    assert ("numbered, not named" in lines[0]
-            and "next checkpoint is written with names" in lines[0])
-    for key, value in _values(gan).items():
-        np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
-    # refacing from it: the generator of an old run folder loads as well
-    run = tmp_path / "run" / "checkpoints"
-    run.mkdir(parents=True)
-    (tmp_path / "old.npz").rename(run / "step_0000002.npz")
-    x = np.zeros((1, 32, 32, 1), np.float32)
-    np.testing.assert_allclose(np.asarray(load_generator(tmp_path / "run")(x)),
-                               np.asarray(gan.g_ab(x)), atol=1e-6)
+def test_a_checkpoint_of_the_first_week_is_refused_by_name(gan, tmp_path):
+    """Checkpoints keyed by position (``G_AB/0``, the format of the project's first week) are
+    no longer read: the message names the file and the first weight it lacks."""
+    arrays = {f"{name}/{i}": v.numpy() for name, model in gan.networks.items()
+              for i, v in enumerate(model.weights)}
+    np.savez(tmp_path / "old.npz", __progress__=np.array(json.dumps({"step": 2})),
+             __config__=np.array(json.dumps(asdict(TINY))), **arrays)
+    with pytest.raises(ValueError, match=r"old\.npz: no array for 'G_AB/c7s1_conv/kernel'"):
+        checkpoints.restore(tmp_path / "old.npz", CycleGAN(TINY).variables, TINY)
 
 
 def test_a_wrong_shape_or_missing_weight_is_named_and_nothing_is_loaded(gan, tmp_path):

@@ -117,7 +117,7 @@ def test_make_cohort_resumes_and_skips_existing_files(tmp_path, capsys):
     assert paths[1].stat().st_mtime_ns != stamps[paths[1]]
     assert (tmp_path / "truth" / f"{stem}_face.nii.gz").is_file()
     assert len(list(tmp_path.glob("IXI*-T1.nii.gz"))) == 3
-    assert not list(tmp_path.rglob(".tmp-*"))
+    assert not list(tmp_path.rglob(".part-*"))
 
 
 # ---- IXI storage and orientation (full size) ---------------------------------------------

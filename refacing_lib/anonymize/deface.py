@@ -75,7 +75,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from refacing_lib.batch import BatchReport, find_nifti, run_batch
+from refacing_lib.batch import BatchReport, find_nifti, run_batch, written
 from refacing_lib.blocks import block_mean
 from refacing_lib.data.io import Volume, load_volume, save_volume
 
@@ -291,14 +291,12 @@ def _deface_into(source: str | Path, outputs: dict) -> None:
         output = Path(output)
         mask_path = changed_mask_path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = output.with_name(f".part-{output.name}")
-        tmp_mask = mask_path.with_name(f".part-{mask_path.name}")
-        save_volume(tmp_out, defaced.data, defaced.affine, orientation=codes,
-                    dtype=stored.get_data_dtype())
-        save_volume(tmp_mask, changed.astype(np.uint8), defaced.affine, orientation=codes,
-                    dtype=np.uint8)
-        tmp_mask.replace(mask_path)
-        tmp_out.replace(output)
+        with written(mask_path) as part:        # the mask first: a finished output has one
+            save_volume(part, changed.astype(np.uint8), defaced.affine, orientation=codes,
+                        dtype=np.uint8)
+        with written(output) as part:
+            save_volume(part, defaced.data, defaced.affine, orientation=codes,
+                        dtype=stored.get_data_dtype())
 
 
 def deface_folder(inputs, out: str | Path, method: str, *, jobs: int = 1,

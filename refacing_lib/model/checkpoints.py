@@ -7,26 +7,21 @@ A checkpoint ``step_NNNNNNN.npz`` holds one array per variable of
 :class:`~refacing_lib.model.training.TrainConfig`, as JSON). Arrays are plain numpy, so a run
 trained on TensorFlow goes on on JAX and the other way round. Loading checks every name and
 shape, so a weight never lands in the wrong variable.
-
-Checkpoints written before this format keyed the arrays by position (``G_AB/0``,
-``adam_G/3``); they are read by position with their shapes checked, with a message, and the
-next checkpoint is written by path.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from refacing_lib.batch import written
+
 __all__ = ["save", "read", "restore", "assign", "network_arrays"]
 
-_POSITION_KEY = re.compile(r"^(G_AB|G_BA|D_A|D_B|adam_G|adam_D_A|adam_D_B)/(\d+)$")
 _IGNORED_SETTINGS = ("checkpoint_every", "samples")     # may change between sessions of a run
 
 
@@ -42,10 +37,8 @@ def save(path: str | Path, variables: dict, progress: dict, config) -> Path:
     arrays = {k: np.asarray(v.numpy()) for k, v in variables.items()}
     arrays["__progress__"] = np.array(json.dumps(progress))
     arrays["__config__"] = np.array(json.dumps(asdict(config)))
-    tmp = path.with_name(f".part-{path.name}")
-    with open(tmp, "wb") as f:
+    with written(path) as part, open(part, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
     return path
 
 
@@ -68,7 +61,7 @@ def read(path: str | Path) -> tuple[dict, dict, dict]:
     return arrays, progress, saved
 
 
-def restore(path: str | Path, variables: dict, config, log=print) -> dict:
+def restore(path: str | Path, variables: dict, config) -> dict:
     """Load a checkpoint into ``variables`` (path -> Keras variable); returns its progress.
 
     ``config`` (a TrainConfig) must equal the checkpoint's settings, except those that may
@@ -88,11 +81,6 @@ def restore(path: str | Path, variables: dict, config, log=print) -> dict:
         raise ValueError(f"{path} was written with other settings "
                          f"({', '.join(f'{k}: {o!r} -> {n!r}' for k, (o, n) in changed.items())});"
                          " resume with the same settings or start a new run folder")
-    if any(_POSITION_KEY.match(k) for k in arrays):
-        arrays = _by_path(arrays, list(variables), path)
-        log(f"{path}: an older checkpoint whose weights are numbered, not named; read in the "
-            "order of this version's networks with every shape checked. The next checkpoint "
-            "is written with names")
     assign(variables, arrays, path)
     return progress
 
@@ -124,31 +112,5 @@ def network_arrays(arrays: dict, network: str, model) -> dict:
     checkpoint's ``arrays`` (from :func:`read`), keyed by the paths of ``model``'s weights
     (a network built outside a CycleGAN, whose paths lack the network's name), for
     :func:`assign`."""
-    if any(_POSITION_KEY.match(k) for k in arrays):
-        return {v.path: arrays[f"{network}/{i}"] for i, v in enumerate(model.weights)
-                if f"{network}/{i}" in arrays}
     prefix = f"{network}/"
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
-def _by_path(arrays: dict, paths: list[str], source) -> dict:
-    """Position-keyed arrays renamed to the paths of the same variables of this version.
-
-    The old format numbered each network's weights and each optimizer's variables in the
-    order Keras lists them, which ``paths`` (a CycleGAN's variables in order) follows; pools
-    kept their names.
-    """
-    renamed = {k: v for k, v in arrays.items() if not _POSITION_KEY.match(k)}
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        head = path.split("/", 1)[0]
-        if not head.startswith("pool_"):
-            groups.setdefault(head, []).append(path)
-    for head, members in groups.items():
-        numbered = sorted((int(m.group(2)), k) for k in arrays
-                          if (m := _POSITION_KEY.match(k)) and m.group(1) == head)
-        if [i for i, _ in numbered] != list(range(len(members))):
-            raise ValueError(f"{source}: {len(numbered)} numbered arrays of {head}, this "
-                             f"version's model has {len(members)}; train a new run")
-        renamed.update({path: arrays[key] for path, (_, key) in zip(members, numbered)})
-    return renamed

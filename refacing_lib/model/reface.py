@@ -17,6 +17,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from refacing_lib.batch import written
 from refacing_lib.data.io import Volume, load_volume, save_volume
 from refacing_lib.slicing.slices import (
     IMAGE_SIZE,
@@ -161,9 +162,8 @@ def reface_file(source: str | Path, output: str | Path, generator, use_mask: boo
     refaced = reface_volume(generator, volume, mask)
     stored = nib.load(source)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".part-{output.name}")
-    save_volume(tmp, refaced.data, refaced.affine,
-                orientation="".join(nib.aff2axcodes(stored.affine)),
-                dtype=stored.get_data_dtype())
-    tmp.replace(output)
+    with written(output) as part:
+        save_volume(part, refaced.data, refaced.affine,
+                    orientation="".join(nib.aff2axcodes(stored.affine)),
+                    dtype=stored.get_data_dtype())
     return output

@@ -196,7 +196,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
             if not resume:
                 raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
                                  "resume it, or choose another run folder")
-            state = checkpoints.restore(checkpoint, gan.variables, config, log)
+            state = checkpoints.restore(checkpoint, gan.variables, config)
             log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
                 f"{state['epoch']} of {config.epochs} epochs done)")
         run_dir.mkdir(parents=True, exist_ok=True)

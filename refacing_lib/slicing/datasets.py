@@ -21,7 +21,6 @@ build resumes where it stopped. Building again with the same settings and inputs
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from refacing_lib.batch import find_nifti
+from refacing_lib.batch import find_nifti, written
 from refacing_lib.data.io import load_volume
 from refacing_lib.data.ixi import NAME_RE, paper_split, parse_name
 
@@ -481,7 +480,5 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".part-{path.name}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with written(path) as part, open(part, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=1)
-    os.replace(tmp, path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refacing_lib.batch import written
 from refacing_lib.data.io import save_volume
 
 from .placement import grid, head_to_scanner
@@ -163,9 +164,8 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
     todo = [(folder / entry["name"], image, np.int16)]
     todo += [(paths[k], truth[k].view(np.uint8), np.uint8) for k in ("brain", "face", "head")]
     for final, data, dtype in todo:
-        tmp = final.with_name(".tmp-" + final.name)
-        save_volume(tmp, data, affine, orientation=STORAGE_ORIENTATION, dtype=dtype)
-        os.replace(tmp, final)
+        with written(final) as part:
+            save_volume(part, data, affine, orientation=STORAGE_ORIENTATION, dtype=dtype)
     shape_used, zooms = grid(params.site, shape)
     meta = {
         "generator": GENERATOR_VERSION,
@@ -189,9 +189,8 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
                   "face": "facial soft tissue, cartilage and eyes a defacer should remove",
                   "head": "everything inside the skin, cavities filled"},
     }
-    tmp = paths["json"].with_name(".tmp-" + paths["json"].name)
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, paths["json"])
+    with written(paths["json"]) as part:
+        part.write_text(json.dumps(meta, indent=1))
     return {"generate_s": t1 - t0, "write_s": time.perf_counter() - t1}
 
 
