@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from refacing_lib.anonymize.deface import deface_folder
+from refacing_lib.anonymize.files import deface_folder
 from refacing_lib.course.profiles import anonymized_dir, data_root
 from refacing_lib.data.synthetic import make_cohort
-from refacing_lib.slicing.datasets import build_dataset, cyclegan_pipeline, open_dataset
+from refacing_lib.slicing.datasets import build_dataset, open_dataset
+from refacing_lib.slicing.pipelines import cyclegan_pipeline
 
 # ms per CycleGAN training step (2 G, 2 D, batch 1) on the 2-core CI CPU, design/cyclegan.md
 STEP_MS = {256: 2400.0, 128: 630.0, 64: 220.0}

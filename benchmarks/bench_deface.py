@@ -26,14 +26,9 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from refacing_lib.anonymize.deface import (  # noqa: E402
-    METHODS,
-    deface,
-    deface_folder,
-    deface_folders,
-    find_face,
-)
+from refacing_lib.anonymize.deface import METHODS, deface, find_face  # noqa: E402
 from refacing_lib.anonymize.deface_checks import deface_quality  # noqa: E402
+from refacing_lib.anonymize.files import deface_folder, deface_folders  # noqa: E402
 from refacing_lib.course.profiles import data_root  # noqa: E402
 from refacing_lib.data.io import load_volume  # noqa: E402
 from refacing_lib.data.synthetic import make_cohort  # noqa: E402

@@ -53,17 +53,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refacing_lib.anonymize.deface import METHODS, deface_folders
+from refacing_lib.anonymize.deface import METHODS
+from refacing_lib.anonymize.files import deface_folders
 from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
-from refacing_lib.slicing.datasets import (
-    build_dataset,
-    cyclegan_pipeline,
-    dataset_plan,
-    open_dataset,
-    paired_pipeline,
-)
+from refacing_lib.slicing.datasets import build_dataset, dataset_plan, open_dataset
+from refacing_lib.slicing.pipelines import cyclegan_pipeline, paired_pipeline
 from refacing_lib.slicing.slices import (
     N_SLICES,
     PERCENTILE,

@@ -65,9 +65,10 @@ from IPython.display import Image, display
 from refacing_lib.course.pipeline import experiments as experiment_list
 from refacing_lib.course.pipeline import prepare_data
 from refacing_lib.course.profiles import dataset_dir, run_dir
-from refacing_lib.evaluate.evaluation import evaluate_run, write_results
+from refacing_lib.evaluate.evaluation import evaluate_run
 from refacing_lib.evaluate.pretrained import evaluate_pretrained, score_pretrained
 from refacing_lib.evaluate.reidentify import face_profile, identification_rates
+from refacing_lib.evaluate.results import write_results
 from refacing_lib.model.training import TrainConfig, run_config, train
 from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.viz import plotting

@@ -3,7 +3,7 @@
 A batch is a list of ``(source, output)`` pairs. :func:`run_batch` skips the pairs whose output
 is already finished, so an interrupted or partly failed run is completed by running it again;
 a file that fails is reported with its reason and the others are still written. Nothing here
-knows what the function does: :func:`refacing_lib.anonymize.deface.deface_folders` (behind
+knows what the function does: :func:`refacing_lib.anonymize.files.deface_folders` (behind
 ``refacing deface``) gives it a function that writes one file's anonymizations.
 """
 

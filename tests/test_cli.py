@@ -114,14 +114,14 @@ def test_reproduce_shows_the_progress_of_every_stage(tmp_path, monkeypatch, caps
         return out / "metrics.md"
 
     monkeypatch.setattr("refacing_lib.data.synthetic.make_cohort", stage("cohort"))
-    monkeypatch.setattr("refacing_lib.anonymize.deface.deface_folders",
+    monkeypatch.setattr("refacing_lib.anonymize.files.deface_folders",
                         stage("anonymize", SimpleNamespace(ok=True)))
     monkeypatch.setattr("refacing_lib.slicing.datasets.build_dataset", stage("slices", tmp_path))
     monkeypatch.setattr("refacing_lib.model.training.train",
                         stage("train", SimpleNamespace(interrupted=False)))
     monkeypatch.setattr("refacing_lib.evaluate.evaluation.evaluate_run",
                         stage("evaluate", "result"))
-    monkeypatch.setattr("refacing_lib.evaluate.evaluation.write_results", write_results)
+    monkeypatch.setattr("refacing_lib.evaluate.results.write_results", write_results)
     stages = ["cohort"] + ["anonymize", "slices", "train", "evaluate"] * 2  # quick: 2 runs
 
     assert cli.main(["reproduce", "--out", str(tmp_path / "results")]) == 0

@@ -8,15 +8,8 @@ from conftest import SLICE_COHORT_NAMES
 
 from refacing_lib.data.io import VolumeError, load_volume
 from refacing_lib.slicing import datasets
-from refacing_lib.slicing.datasets import (
-    build_dataset,
-    cyclegan_pipeline,
-    dataset_plan,
-    decode,
-    encode,
-    open_dataset,
-    paired_pipeline,
-)
+from refacing_lib.slicing.datasets import build_dataset, dataset_plan, decode, encode, open_dataset
+from refacing_lib.slicing.pipelines import cyclegan_pipeline, numpy_batches, paired_pipeline
 from refacing_lib.slicing.slices import subject_slices
 
 
@@ -242,7 +235,7 @@ def test_pipelines_shuffle_pair_and_downscale(built):
     blocks = ds.images("test", "A", slice(0, 2)).reshape(2, 64, 4, 64, 4).mean(axis=(2, 4))
     np.testing.assert_allclose(a.numpy()[..., 0], blocks, atol=1e-5)
     shrunk = list(paired_pipeline(ds, batch_size=4, image_size=64, seed=5))
-    same = list(datasets.numpy_batches(ds, batch_size=4, image_size=64, seed=5, paired=True))
+    same = list(numpy_batches(ds, batch_size=4, image_size=64, seed=5, paired=True))
     assert len(shrunk) == len(same) == 105 // 4                     # numpy: the same batches
     for (a, b), (a_np, b_np) in zip(shrunk, same):
         np.testing.assert_array_equal(a.numpy(), a_np)

@@ -502,13 +502,9 @@ def test_smoothed_head_is_defaced_without_touching_its_brain(synth_ixi_cohort, s
 def test_both_methods_at_once_find_each_face_once(synth_ixi_cohort, tmp_path, monkeypatch):
     """``deface_folders`` writes what ``deface_folder`` writes for each method alone, finding
     the face once for both; run again, it writes only a method whose output is missing."""
-    from refacing_lib.anonymize import deface as module
-    from refacing_lib.anonymize.deface import (
-        METHODS,
-        changed_mask_path,
-        deface_folder,
-        deface_folders,
-    )
+    from refacing_lib.anonymize import files as module
+    from refacing_lib.anonymize.deface import METHODS
+    from refacing_lib.anonymize.files import changed_mask_path, deface_folder, deface_folders
 
     source = synth_ixi_cohort[1][1]
     alone = {m: tmp_path / "alone" / m for m in METHODS}

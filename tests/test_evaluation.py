@@ -7,7 +7,8 @@ import yaml
 
 from refacing_lib.course import cli
 from refacing_lib.course.pipeline import experiments
-from refacing_lib.evaluate.evaluation import evaluate, gallery_profiles, write_results
+from refacing_lib.evaluate.evaluation import evaluate, gallery_profiles
+from refacing_lib.evaluate.results import write_results
 
 
 def _identity(size):
@@ -87,7 +88,7 @@ def test_reproduce_runs_every_stage_and_resumes(slice_cohort, tmp_path, monkeypa
     """`refacing reproduce` on IXI-named heads whose anonymization is already done."""
     import shutil
 
-    from refacing_lib.anonymize.deface import changed_mask_path
+    from refacing_lib.anonymize.files import changed_mask_path
     from refacing_lib.data.io import load_volume, save_volume
 
     originals, anonymized = slice_cohort

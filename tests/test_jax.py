@@ -17,7 +17,7 @@ import pytest
 from refacing_lib.model import checkpoints, training
 from refacing_lib.model.cyclegan import CycleGAN
 from refacing_lib.model.training import TrainConfig, train
-from refacing_lib.slicing.datasets import numpy_batches
+from refacing_lib.slicing.pipelines import numpy_batches
 
 pytest.importorskip("jax", reason="JAX is not installed: pip install -r requirements.txt")
 

@@ -153,7 +153,7 @@ def _ball_head(shape=(40, 48, 44), zooms=(1.2, 0.9375, 0.9375), nose=True):
 
 
 def test_skin_mesh_follows_the_head_in_mm():
-    from refacing_lib.viz.plotting import skin_mesh
+    from refacing_lib.viz.surfaces import skin_mesh
 
     head = _ball_head()
     triangles, shade, span = skin_mesh(head.data, head.zooms, level=250, step=1)

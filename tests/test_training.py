@@ -168,15 +168,15 @@ def test_keyboard_interrupt_from_a_callback_saves_and_a_second_sigint_stops_at_o
 
 @pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(slice_dataset, tmp_path, monkeypatch):
-    from refacing_lib.slicing import datasets
+    from refacing_lib.slicing import pipelines
 
     config = TrainConfig(**TINY, epochs=2, steps_per_epoch=2)
     train(slice_dataset, tmp_path / "run", config, until_step=2, progress=False,
           log=lambda line: None)
     good = tmp_path / "run" / "checkpoints" / "step_0000002.npz"
     stamp = good.stat().st_mtime_ns
-    real = datasets._read_batch
-    monkeypatch.setattr(datasets, "_read_batch",          # a corrupt image: NaN pixels
+    real = pipelines._read_batch
+    monkeypatch.setattr(pipelines, "_read_batch",          # a corrupt image: NaN pixels
                         lambda *args: [x * np.nan for x in real(*args)])
     with pytest.raises(TrainingDiverged, match=r"loss \w+ became nan at step 3 \(epoch 2\).*"
                                                r"step_0000002.npz"):
@@ -195,7 +195,8 @@ def test_two_devices_give_the_losses_of_one(slice_dataset, tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from refacing_lib.slicing.datasets import open_dataset, numpy_batches
+        from refacing_lib.slicing.datasets import open_dataset
+        from refacing_lib.slicing.pipelines import numpy_batches
         from refacing_lib.model.training import CycleGAN, TrainConfig
         ds = open_dataset({str(slice_dataset.folder)!r})
         config = TrainConfig(**{TINY!r}, batch_size=4)

@@ -37,7 +37,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refacing_lib.anonymize.deface import deface_folder
+from refacing_lib.anonymize.files import deface_folder
 from refacing_lib.course.profiles import anonymized_dir, data_root
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume

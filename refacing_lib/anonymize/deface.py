@@ -12,37 +12,8 @@ FSL or FreeSurfer, so the course implements both ideas here:
 Both find the head, the brain and the face in the image itself (:func:`find_face`); they never
 read a ground truth. How (all lengths in millimetres, so any voxel size works):
 
-1. **Head**: the volume is averaged into blocks of about 2 mm (never thicker than 2 mm along
-   the inferior-superior axis: 2.4 mm blocks of 1.2 mm voxels average away the thin horizontal
-   plates of bone, orbital roof and skull base, that separate the brain from orbits and neck);
-   voxels above half the Otsu threshold, largest connected part, closed and filled.
-2. **Brain**: inside the head, voxels above half the Otsu threshold of the head's intensities
-   (grey and white matter, not CSF or bone), eroded by 7 mm so that the brain comes apart
-   from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept. If
-   that part reaches within 10 mm of the head's lowest slice, it leaked into the neck through a
-   skull base barely darker than the threshold (bright muscle and marrow, as at IOP); if it
-   reaches within 12 mm of the head's surface and, dilated back, is larger than any brain
-   (2600 ml), it flooded through the skull into the scalp (a smooth image, such as an average
-   of many heads, whose CSF and skull are blurred with the tissue around them). Then the
-   threshold is raised by 10% steps, at most four times (eight after a flood), until the part
-   leaks nowhere (if it never does, the first part is kept). The part is dilated back by 7 mm
-   within the same voxels, then grown by up to 12 mm into tissue brighter than 0.35 of the
-   brain's median (thin or darker gyri at the skull base) and filled. After a flood the
-   threshold is raised one step more (the orbital roofs are as faint as the skull), the growth
-   stays in tissue brighter than the threshold at which the brain came apart from the scalp
-   and more than 12 mm inside the head, and the grown estimate is widened by 2 mm (the brain's
-   blurred edge). This finds the cerebrum and brainstem; the cerebellum, behind and below
-   them, is far from the face. (:mod:`refacing_lib.anonymize.head_masks` holds steps 1 to 2b.)
-2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
-   that estimate, right above the orbits. So the same steps are run again on the image divided
-   by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
-   intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
-   out of the skull), and, above the lowest point of the estimate's front 15% (at or below the
-   brow of step 3) and within 8 mm of it, the result is completed by
-   its mirror image about the middle of the head (a lateral corner found on one side only).
-   Everything within :data:`BRAIN_MARGIN_MM` of the estimate or of these completions is
-   protected: never changed. They only protect; the face region is measured on the estimate
-   (its brow on the estimate before the growth).
+1. **Head** and 2. **brain**, with 2b. a **protected zone** around the brain that is never
+   changed: :mod:`refacing_lib.anonymize.head_masks` describes how they are found.
 3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
    to 14 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
    view cut above the chin, where the cut recedes by 40 mm), and from the anterior profile
@@ -67,17 +38,13 @@ brain-only (skull-stripped) image, a head cut above the nose, an image that is n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
-from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from refacing_lib.batch import BatchReport, find_nifti, run_batch, written
 from refacing_lib.blocks import block_mean
-from refacing_lib.data.io import Volume, load_volume, save_volume
+from refacing_lib.data.io import Volume
 
 from .head_masks import (
     PLAUSIBLE_BRAIN_ML,
@@ -94,8 +61,7 @@ from .head_masks import (
 )
 
 __all__ = ["BRAIN_MARGIN_MM", "BLUR_LAYER_MM", "METHODS", "DefaceError", "FaceFinding",
-           "changed_mask_path", "deface", "deface_file", "deface_folder", "deface_folders",
-           "find_face"]
+           "check_methods", "deface", "find_face"]
 
 #: The anonymization methods of :func:`deface`.
 METHODS = ("blur", "remove")
@@ -236,7 +202,7 @@ def deface(volume: Volume, method: str, finding: FaceFinding | None = None
     DefaceError
         From :func:`find_face`.
     """
-    _check_methods([method])
+    check_methods([method])
     finding = finding or find_face(volume)
     data = volume.data.copy()
     if method == "remove":
@@ -247,162 +213,12 @@ def deface(volume: Volume, method: str, finding: FaceFinding | None = None
     return replace(volume, data=data), changed
 
 
-def changed_mask_path(output: str | Path) -> Path:
-    """Where :func:`deface_file` saves the changed-voxel mask of ``output``:
-    ``NAME.nii.gz`` -> ``NAME_changed.nii.gz`` in the same folder."""
-    output = Path(output)
-    stem = output.name[:-7] if output.name.endswith(".nii.gz") else output.stem
-    return output.with_name(f"{stem}_changed.nii.gz")
-
-
-def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
-    """Deface one NIfTI file and save the result and its changed-voxel mask.
-
-    The output keeps the input's voxel order on disk, its affine and its data type (values
-    rounded for integer types); the mask (uint8, 1 = changed) goes to
-    :func:`changed_mask_path`. Both are written to temporary names first and renamed at the
-    end, so an interrupted run never leaves a file that looks finished.
-
-    Returns
-    -------
-    pathlib.Path
-        ``output``.
-
-    Raises
-    ------
-    FileNotFoundError, refacing_lib.data.io.VolumeError, DefaceError, ValueError
-        Each message names ``source``.
-    """
-    _deface_into(source, {method: output})
-    return Path(output)
-
-
-def _deface_into(source: str | Path, outputs: dict) -> None:
-    """:func:`deface_file` with each method of ``outputs`` (method -> output file), the face
-    found once for all of them."""
-    _check_methods(outputs)
-    source = Path(source)
-    volume = load_volume(source)
-    finding = find_face(volume)
-    stored = nib.load(source)
-    codes = "".join(nib.aff2axcodes(stored.affine))
-    for method, output in outputs.items():
-        defaced, changed = deface(volume, method, finding)
-        output = Path(output)
-        mask_path = changed_mask_path(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with written(mask_path) as part:        # the mask first: a finished output has one
-            save_volume(part, changed.astype(np.uint8), defaced.affine, orientation=codes,
-                        dtype=np.uint8)
-        with written(output) as part:
-            save_volume(part, defaced.data, defaced.affine, orientation=codes,
-                        dtype=stored.get_data_dtype())
-
-
-def deface_folder(inputs, out: str | Path, method: str, *, jobs: int = 1,
-                  progress: bool = True) -> BatchReport:
-    """Deface many files into one folder, in parallel; resumable, failures collected.
-
-    What ``refacing deface`` runs: :func:`deface_file` on every NIfTI file of ``inputs``,
-    writing ``out/NAME`` and its changed-voxel mask. Files whose output and mask both exist
-    are skipped, so running it again finishes an interrupted or partly failed run.
-
-    Parameters
-    ----------
-    inputs : iterable of str or Path
-        Files and folders, as :func:`refacing_lib.batch.find_nifti` takes them.
-    out : str or Path
-        Output folder; it must not be the folder of an input (same names would overwrite).
-    method : {"blur", "remove"}
-    jobs : int
-        Worker processes.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    refacing_lib.batch.BatchReport
-        Written, skipped and failed files; a failed file does not stop the others.
-
-    Raises
-    ------
-    ValueError
-        For an unknown method, or an output that would overwrite its input.
-    """
-    return deface_folders(inputs, {method: out}, jobs=jobs, progress=progress)
-
-
-def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) -> BatchReport:
-    """:func:`deface_folder` with several methods at once, each into its own folder.
-
-    The face of each file is found once for all the methods (:func:`find_face`), so
-    anonymizing a cohort both ways takes 25-40% less time than two :func:`deface_folder`
-    calls. A file is skipped when the output and the mask of every method exist; otherwise
-    only the missing methods are written.
-
-    Parameters
-    ----------
-    inputs : iterable of str or Path
-        Files and folders, as :func:`refacing_lib.batch.find_nifti` takes them.
-    outs : dict of str to str or Path
-        Output folder of each method (``{"blur": ..., "remove": ...}``); none may be the folder
-        of an input.
-    jobs : int
-        Worker processes.
-    progress : bool
-        Show a progress bar (files).
-
-    Returns
-    -------
-    refacing_lib.batch.BatchReport
-        Written, skipped and failed source files; a failed file does not stop the others.
-
-    Raises
-    ------
-    ValueError
-        For an unknown method, no method, two methods with one folder, or an output that
-        would overwrite its input.
-    """
-    _check_methods(outs)
-    outs = {method: Path(out) for method, out in outs.items()}
-    if len({out.resolve() for out in outs.values()}) < len(outs):
-        raise ValueError(f"each method needs a folder of its own; got {outs}")
-    sources = find_nifti(inputs)
-    for source in sources:
-        for out in outs.values():
-            if (out / source.name).resolve() == source.resolve():
-                raise ValueError(f"{source}: output folder {out} would overwrite the input; "
-                                 "choose another folder")
-    # run_batch keys a file by the first method's output; the others follow its name
-    first = next(iter(outs.values()))
-    return run_batch(partial(_deface_missing, outs=outs), [(s, first / s.name) for s in sources],
-                     workers=jobs, is_done=partial(_all_defaced, outs=outs), progress=progress,
-                     desc=f"deface ({', '.join(outs)})")
-
-
-def _check_methods(methods) -> None:
+def check_methods(methods) -> None:
     """Raise ValueError unless ``methods`` names at least one method, all of :data:`METHODS`."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got "
                          f"{', '.join(map(repr, unknown)) or 'none'}")
-
-
-def _deface_missing(source: Path, output: Path, outs: dict) -> None:
-    """Write ``source``'s anonymizations that are not finished yet, ``outs[method] / name``
-    for each method (``output`` gives the name)."""
-    _deface_into(source, {m: out / output.name for m, out in outs.items()
-                          if not _defaced(out / output.name)})
-
-
-def _all_defaced(output: Path, outs: dict) -> bool:
-    """Every method's output of the file named like ``output`` is finished."""
-    return all(_defaced(out / output.name) for out in outs.values())
-
-
-def _defaced(output: Path) -> bool:
-    """A defaced output is finished when it and its changed-voxel mask exist."""
-    return output.exists() and changed_mask_path(output).exists()
 
 
 # ---- masks ------------------------------------------------------------------------------------

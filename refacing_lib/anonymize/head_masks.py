@@ -1,8 +1,39 @@
-"""The head and brain masks of a T1-weighted head, from the image alone: steps 1, 2 and 2b of
-:mod:`refacing_lib.anonymize.deface` (see its description), on an image averaged into blocks of
-about 2 mm (``coarse``, RAS, voxel size ``zooms`` in mm).
+"""The head and brain masks of a T1-weighted head, from the image alone: the first steps of
+:mod:`refacing_lib.anonymize.deface`, on an image averaged into blocks of about 2 mm
+(``coarse``, RAS, voxel size ``zooms`` in mm). Masks are boolean arrays of the coarse image's
+shape; lengths are millimetres.
 
-Masks are boolean arrays of the coarse image's shape; lengths are millimetres.
+1. **Head**: the volume is averaged into blocks of about 2 mm (never thicker than 2 mm along
+   the inferior-superior axis: 2.4 mm blocks of 1.2 mm voxels average away the thin horizontal
+   plates of bone, orbital roof and skull base, that separate the brain from orbits and neck);
+   voxels above half the Otsu threshold, largest connected part, closed and filled.
+2. **Brain**: inside the head, voxels above half the Otsu threshold of the head's intensities
+   (grey and white matter, not CSF or bone), eroded by 7 mm so that the brain comes apart
+   from scalp, eyes and neck; the part with most voxels deep inside the upper head is kept. If
+   that part reaches within 10 mm of the head's lowest slice, it leaked into the neck through a
+   skull base barely darker than the threshold (bright muscle and marrow, as at IOP); if it
+   reaches within 12 mm of the head's surface and, dilated back, is larger than any brain
+   (2600 ml), it flooded through the skull into the scalp (a smooth image, such as an average
+   of many heads, whose CSF and skull are blurred with the tissue around them). Then the
+   threshold is raised by 10% steps, at most four times (eight after a flood), until the part
+   leaks nowhere (if it never does, the first part is kept). The part is dilated back by 7 mm
+   within the same voxels, then grown by up to 12 mm into tissue brighter than 0.35 of the
+   brain's median (thin or darker gyri at the skull base) and filled. After a flood the
+   threshold is raised one step more (the orbital roofs are as faint as the skull), the growth
+   stays in tissue brighter than the threshold at which the brain came apart from the scalp
+   and more than 12 mm inside the head, and the grown estimate is widened by 2 mm (the brain's
+   blurred edge). This finds the cerebrum and brainstem; the cerebellum, behind and below
+   them, is far from the face.
+2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
+   that estimate, right above the orbits. So the same steps are run again on the image divided
+   by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
+   intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
+   out of the skull), and, above the lowest point of the estimate's front 15% (at or below the
+   brow of step 3) and within 8 mm of it, the result is completed by
+   its mirror image about the middle of the head (a lateral corner found on one side only).
+   Everything within :data:`BRAIN_MARGIN_MM` of the estimate or of these completions is
+   protected: never changed. They only protect; the face region is measured on the estimate
+   (its brow on the estimate before the growth).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _fetch_ixi(args: argparse.Namespace) -> None:
 
 
 def _deface(args: argparse.Namespace) -> None:
-    from refacing_lib.anonymize.deface import deface_folder
+    from refacing_lib.anonymize.files import deface_folder
 
     report = deface_folder(args.inputs, args.out, args.method, jobs=args.jobs)
     print(report.summary())
@@ -115,7 +115,8 @@ def _reface(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from refacing_lib.evaluate.evaluation import evaluate_run, write_results
+    from refacing_lib.evaluate.evaluation import evaluate_run
+    from refacing_lib.evaluate.results import write_results
 
     _, source, experiment, method, run = _training_setup(args)
     out = args.out or Path("build") / "results" / f"{source}-{experiment}-{method}"

@@ -68,7 +68,7 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     ``experiment``, keeping what is already done (notebook 03's two stages).
 
     The originals are anonymized with every method of the profile's experiments at once
-    (:func:`refacing_lib.anonymize.deface.deface_folders`: each face is found once), so the next
+    (:func:`refacing_lib.anonymize.files.deface_folders`: each face is found once), so the next
     experiment finds its volumes done.
 
     Parameters
@@ -95,7 +95,7 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
         When some volumes could not be anonymized (they are listed; the others are kept, and
         running again retries only the failed ones).
     """
-    from refacing_lib.anonymize.deface import deface_folders
+    from refacing_lib.anonymize.files import deface_folders
     from refacing_lib.slicing.datasets import build_dataset
 
     from .profiles import anonymized_dir, dataset_dir
@@ -138,11 +138,11 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     """Run the paper's pipeline for every experiment of a profile and write the results.
 
     For each (experiment, method) of :func:`experiments`: anonymize the originals
-    (:func:`refacing_lib.anonymize.deface.deface_folders`, finished files skipped), build the slice
+    (:func:`refacing_lib.anonymize.files.deface_folders`, finished files skipped), build the slice
     dataset (a no-op when it exists), train the CycleGAN (resuming from the latest
     checkpoint; a finished run is loaded) and evaluate it
     (:func:`refacing_lib.evaluate.evaluation.evaluate_run`). Then
-    :func:`refacing_lib.evaluate.evaluation.write_results` writes the figures and metrics table.
+    :func:`refacing_lib.evaluate.results.write_results` writes the figures and metrics table.
 
     Parameters
     ----------
@@ -167,7 +167,8 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
         When some volumes could not be anonymized (they are listed; the others are kept, and
         running again retries only the failed ones).
     """
-    from refacing_lib.evaluate.evaluation import evaluate_run, write_results
+    from refacing_lib.evaluate.evaluation import evaluate_run
+    from refacing_lib.evaluate.results import write_results
     from refacing_lib.model.training import TrainConfig, train
 
     from .profiles import run_dir

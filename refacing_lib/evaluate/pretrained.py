@@ -263,7 +263,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     -------
     refacing_lib.slicing.datasets.SliceDataset
     """
-    from refacing_lib.anonymize.deface import deface_folders
+    from refacing_lib.anonymize.files import deface_folders
     from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir, load_profile
     from refacing_lib.data.synthetic import make_cohort
     from refacing_lib.slicing.datasets import build_dataset, open_dataset
@@ -297,7 +297,7 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     For each method: :func:`prepare_test_data`, then
     :func:`refacing_lib.evaluate.evaluation.evaluate` with the gallery of the test subjects' second
     scans and the shipped average face, and the refacing of one whole test head. The folder
-    is :func:`refacing_lib.evaluate.evaluation.write_results`'s (``metrics.md``, the paper's
+    is :func:`refacing_lib.evaluate.results.write_results`'s (``metrics.md``, the paper's
     figures).
 
     The latest results are kept in ``<data root>/pretrained-results/<key>/`` and copied to
@@ -313,7 +313,8 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     """
     from refacing_lib.course.profiles import anonymized_dir, data_root, load_profile
 
-    from .evaluation import evaluate, evaluate_first_head, gallery_profiles, write_results
+    from .evaluation import evaluate, evaluate_first_head, gallery_profiles
+    from .results import write_results
 
     source = load_profile(PROFILE)["data_source"]
     datasets = {method: prepare_test_data(method, jobs=jobs, log=log) for method in methods}

@@ -153,7 +153,7 @@ def reface_file(source: str | Path, output: str | Path, generator, use_mask: boo
     With ``use_mask``, the changed-voxel mask that ``refacing deface`` wrote beside the input
     (``NAME_changed.nii.gz``) limits what is replaced, if it exists. Written atomically.
     """
-    from refacing_lib.anonymize.deface import changed_mask_path
+    from refacing_lib.anonymize.files import changed_mask_path
 
     source, output = Path(source), Path(output)
     volume = load_volume(source)

@@ -171,7 +171,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     """
     from tqdm.auto import tqdm
 
-    from refacing_lib.slicing.datasets import numpy_batches, open_dataset
+    from refacing_lib.slicing.datasets import open_dataset
+    from refacing_lib.slicing.pipelines import numpy_batches
 
     if isinstance(dataset, (str, Path)):
         dataset = open_dataset(dataset)
@@ -386,7 +387,7 @@ class _History:
 
 def _sample_batch(dataset, config):
     """The first ``config.samples`` test pairs at the training size (fixed across epochs)."""
-    from refacing_lib.slicing.datasets import numpy_batches
+    from refacing_lib.slicing.pipelines import numpy_batches
 
     n = min(config.samples, len(dataset.arrays["test", "A"]))
     if n == 0:

@@ -1,3 +1,3 @@
-"""Stage 3, slicing: the paper's 21 normalised sagittal slices (:mod:`.slices`) and the slice
-datasets on disk with their tf.data and numpy pipelines (:mod:`.datasets`).
-Notebook 03; ``refacing slices``."""
+"""Stage 3, slicing: the paper's 21 normalised sagittal slices (:mod:`.slices`), the slice
+datasets on disk (:mod:`.datasets`) and the tf.data and numpy pipelines that feed them to the
+models (:mod:`.pipelines`). Notebook 03; ``refacing slices``."""

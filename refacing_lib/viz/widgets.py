@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from .plotting import AXIS_NAMES, plot_losses, plot_meshes, robust_max, show_slice, skin_mesh
+from .plotting import AXIS_NAMES, plot_losses, robust_max, show_slice
+from .surfaces import plot_meshes, skin_mesh
 
 __all__ = ["SliceBrowser", "DatasetBrowser", "HeadViewer", "LossMonitor"]
 
@@ -162,7 +163,7 @@ class DatasetBrowser:
 class HeadViewer:
     """Turn the skin surfaces of several heads together: original, anonymized, refaced.
 
-    The surfaces are computed once (marching cubes, :func:`refacing_lib.viz.plotting.skin_mesh`,
+    The surfaces are computed once (marching cubes, :func:`refacing_lib.viz.surfaces.skin_mesh`,
     at one intensity level for all heads); the sliders turn every head to the same angle.
 
     Parameters
