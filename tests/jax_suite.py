@@ -42,7 +42,10 @@ def main(dataset: str, work: str) -> None:
 
     # 2. a run TensorFlow trained to step 2 goes on to step 4 here
     run = TrainConfig(**spec["run_config"])
-    train(dataset, work / "crossed", run, until_step=4, **quiet)
+    gan = train(dataset, work / "crossed", run, until_step=4, **quiet).gan
+    optimizers = (gan.opt_g, gan.opt_d_a, gan.opt_d_b)
+    out["crossed_iterations"] = [int(opt.iterations) for opt in optimizers]
+    out["crossed_next_rates"] = [float(np.asarray(opt.learning_rate)) for opt in optimizers]
     crossing = CycleGAN(run)            # and TensorFlow's checkpoint, loaded here, written again
     progress = checkpoints.restore(work / "tf_step2.npz", crossing.variables, run)
     checkpoints.save(work / "tf_step2_on_jax.npz", crossing.variables, progress, run)

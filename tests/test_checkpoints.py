@@ -42,6 +42,26 @@ def test_every_variable_is_saved_under_its_unique_path(gan, tmp_path):
         np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
 
 
+def test_a_checkpoint_with_the_optimizers_old_learning_rates_still_loads(gan, tmp_path):
+    """Before the learning rate became a schedule of the step counter, each optimizer's rate
+    was a variable of its own in every checkpoint: such a run resumes, the rates ignored."""
+    path = checkpoints.save(tmp_path / "c.npz", gan.variables, {"step": 2}, TINY)
+    arrays, progress, settings = checkpoints.read(path)
+    rates = {f"{opt}/learning_rate": np.float32(1e-4) for opt in ("adam_G", "adam_D_A",
+                                                                    "adam_D_B")}
+    np.savez(tmp_path / "old.npz", __progress__=np.array(json.dumps(progress)),
+             __config__=np.array(json.dumps(settings)), **arrays, **rates)
+    other = CycleGAN(TINY)
+    assert checkpoints.restore(tmp_path / "old.npz", other.variables, TINY) == progress
+    for key, value in _values(gan).items():
+        np.testing.assert_array_equal(other.variables[key].numpy(), value, err_msg=key)
+    with pytest.raises(ValueError, match=r"no variable for: \['pool_C/images'\]"):
+        np.savez(tmp_path / "odd.npz", __progress__=np.array(json.dumps(progress)),
+                 __config__=np.array(json.dumps(settings)), **arrays,
+                 **{"pool_C/images": np.zeros(1)})
+        checkpoints.restore(tmp_path / "odd.npz", other.variables, TINY)
+
+
 def test_a_checkpoint_of_the_first_week_is_refused_by_name(gan, tmp_path):
     """Checkpoints keyed by position (``G_AB/0``, the format of the project's first week) are
     no longer read: the message names the file and the first weight it lacks."""

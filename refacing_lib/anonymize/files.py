@@ -32,8 +32,8 @@ def deface_file(source: str | Path, output: str | Path, method: str) -> Path:
 
     The output keeps the input's voxel order on disk, its affine and its data type (values
     rounded for integer types); the mask (uint8, 1 = changed) goes to
-    :func:`changed_mask_path`. Both are written to temporary names first and renamed at the
-    end, so an interrupted run never leaves a file that looks finished.
+    :func:`changed_mask_path`. Each is written to a temporary name and renamed when complete,
+    the mask first, so an interrupted run never leaves a file that looks finished.
 
     Returns
     -------

@@ -29,11 +29,11 @@ shape; lengths are millimetres.
    by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
    intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
    out of the skull), and, above the lowest point of the estimate's front 15% (at or below the
-   brow of step 3) and within 8 mm of it, the result is completed by
-   its mirror image about the middle of the head (a lateral corner found on one side only).
-   Everything within :data:`BRAIN_MARGIN_MM` of the estimate or of these completions is
-   protected: never changed. They only protect; the face region is measured on the estimate
-   (its brow on the estimate before the growth).
+   brow, step 3 of :mod:`refacing_lib.anonymize.deface`) and within 8 mm of it, the result is completed by its mirror image about the
+   middle of the head (a lateral corner found on one side only). Everything within
+   :data:`~refacing_lib.anonymize.deface.BRAIN_MARGIN_MM` of the estimate or of these
+   completions is protected: never changed. They only protect; the face region is measured on
+   the estimate (its brow on the estimate before the growth).
 """
 
 from __future__ import annotations

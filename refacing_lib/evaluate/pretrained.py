@@ -2,7 +2,7 @@
 
 A CPU cannot train a CycleGAN in the minutes a notebook has (notebook 05 trains for about
 three). So, as the keras.io CycleGAN example does, the course ships generators trained longer,
-with everything needed to check and redo them. ``refacing_lib/pretrained/`` holds, per
+with everything needed to check and redo them. ``refacing_lib/evaluate/pretrained/`` holds, per
 anonymization (``blur``, ``remove``):
 
 * ``course-all-{method}.npz``: the refacing generator ``G_AB`` as float16 arrays keyed by

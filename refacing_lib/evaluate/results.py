@@ -58,7 +58,8 @@ def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
     experiment), ``fig3_slices.png`` (all 21 slices of one test subject, blurred if a
     blurring run was evaluated, Guy's first),
     ``fig4_guys.png`` / ``fig5_all.png`` (per-image correlation and SSIM with per-site
-    means), and ``fig6_surfaces.png`` when a head was refaced (:func:`evaluate_volume`);
+    means), and ``fig6_surfaces.png`` when a head was refaced
+    (:func:`~refacing_lib.evaluate.evaluation.evaluate_volume`);
     figures only for the experiments evaluated.
 
     Returns

@@ -4,7 +4,7 @@ A checkpoint ``step_NNNNNNN.npz`` holds one array per variable of
 :attr:`refacing_lib.model.cyclegan.CycleGAN.variables`, keyed by the variable's path
 (``G_AB/c7s1_conv/kernel``, ``adam_G/iteration``, ``pool_A/images``, ...), plus
 ``__progress__`` (step, epoch, step in epoch, as JSON) and ``__config__`` (the
-:class:`~refacing_lib.model.training.TrainConfig`, as JSON). Arrays are plain numpy, so a run
+:class:`~refacing_lib.model.cyclegan.TrainConfig`, as JSON). Arrays are plain numpy, so a run
 trained on TensorFlow goes on on JAX and the other way round. Loading checks every name and
 shape, so a weight never lands in the wrong variable.
 """
@@ -12,6 +12,7 @@ shape, so a weight never lands in the wrong variable.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +22,10 @@ import numpy as np
 from refacing_lib.batch import written
 
 __all__ = ["save", "read", "restore", "assign", "network_arrays"]
+
+#: Each optimizer's learning rate, which checkpoints held before the rate became a schedule of
+#: the step counter (:mod:`refacing_lib.model.schedule`); ignored when restoring.
+_OLD_RATE = re.compile(r"^adam_\w+/learning_rate$")
 
 _IGNORED_SETTINGS = ("checkpoint_every", "samples")     # may change between sessions of a run
 
@@ -81,6 +86,7 @@ def restore(path: str | Path, variables: dict, config) -> dict:
         raise ValueError(f"{path} was written with other settings "
                          f"({', '.join(f'{k}: {o!r} -> {n!r}' for k, (o, n) in changed.items())});"
                          " resume with the same settings or start a new run folder")
+    arrays = {k: v for k, v in arrays.items() if k in variables or not _OLD_RATE.match(k)}
     assign(variables, arrays, path)
     return progress
 

@@ -142,7 +142,7 @@ class CycleGAN:
 
     Parameters
     ----------
-    config : refacing_lib.model.training.TrainConfig
+    config : TrainConfig
     strategy : tf.distribute.Strategy, optional
         TensorFlow only: e.g. ``tf.distribute.MirroredStrategy()`` for several GPUs, each
         device with its own pools. On JAX, set ``keras.distribution.DataParallel`` with

@@ -1,7 +1,8 @@
 """Training the paper's CycleGAN: the loop, checkpoints, resume.
 
-The networks, losses, pools and the step itself are in :mod:`refacing_lib.model.cyclegan`; the
-checkpoint files in :mod:`refacing_lib.model.checkpoints`. :func:`train` runs on the Keras backend
+The CycleGAN and its step are in :mod:`refacing_lib.model.cyclegan` (its losses, pools and
+other backends in :mod:`.losses`, :mod:`.pools` and :mod:`.backends`); the checkpoint files in
+:mod:`refacing_lib.model.checkpoints`. :func:`train` runs on the Keras backend
 selected by ``KERAS_BACKEND``: TensorFlow (the default, fastest on CPUs) or JAX (for GPU
 machines without TensorFlow; nothing imports TensorFlow then). The learning rates decay
 linearly to 0 over the second half of training, as in GAN-MRI (:mod:`.schedule`).

@@ -88,7 +88,7 @@ def head_voxels(data: np.ndarray) -> np.ndarray:
 
 
 def shrink(images: np.ndarray, size: int) -> np.ndarray:
-    """Square images shrunk by averaging blocks of pixels (:func:`.blocks.block_mean`).
+    """Square images shrunk by averaging blocks of pixels (:func:`refacing_lib.blocks.block_mean`).
 
     Parameters
     ----------
