@@ -27,13 +27,13 @@ shape; lengths are millimetres.
 2b. **Protected zone**: a bias field that darkens the frontal base can cut a slab of brain off
    that estimate, right above the orbits. So the same steps are run again on the image divided
    by a smooth bias estimated from the brain estimate itself (a quadratic fitted to the log
-   intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak
-   out of the skull), and, above the lowest point of the estimate's front 15% (at or below the
-   brow, step 3 of :mod:`refacing_lib.anonymize.deface`) and within 8 mm of it, the result is completed by its mirror image about the
-   middle of the head (a lateral corner found on one side only). Everything within
-   :data:`~refacing_lib.anonymize.deface.BRAIN_MARGIN_MM` of the estimate or of these
-   completions is protected: never changed. They only protect; the face region is measured on
-   the estimate (its brow on the estimate before the growth).
+   intensity of its brighter part, white matter; ignored if it adds more than 200 ml, a leak out
+   of the skull), and, above the lowest point of the estimate's front 15% (at or below the brow,
+   step 3 of :mod:`refacing_lib.anonymize.deface`) and within 8 mm of it, the result is
+   completed by its mirror image about the middle of the head (a lateral corner found on one
+   side only). Everything within :data:`~refacing_lib.anonymize.deface.BRAIN_MARGIN_MM` of the
+   estimate or of these completions is protected: never changed. They only protect; the face
+   region is measured on the estimate (its brow on the estimate before the growth).
 """
 
 from __future__ import annotations
