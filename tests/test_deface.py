@@ -8,16 +8,10 @@ import pytest
 from nilearn.datasets import MNI152_FILE_PATH
 from scipy import ndimage as ndi
 
-from refacing_lib.anonymize.deface import (
-    DefaceError,
-    _airway,
-    _chin,
-    _face_region,
-    deface,
-    find_face,
-)
+from refacing_lib.anonymize.deface import DefaceError, deface, find_face
 from refacing_lib.anonymize.deface_checks import deface_quality
-from refacing_lib.data.io import Volume, _zooms, load_volume, save_volume
+from refacing_lib.anonymize.face_region import airway_wall, chin_level, face_region
+from refacing_lib.data.io import Volume, affine_zooms, load_volume, save_volume
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +35,7 @@ def _one_subject(folder: Path, number: int, seed: int) -> Path:
 
 def _in_memory(image: np.ndarray, affine: np.ndarray) -> Volume:
     """A :func:`refacing_lib.data.synthetic.synthesize` image as a Volume, without a file."""
-    return Volume(data=np.ascontiguousarray(image), affine=affine, zooms=_zooms(affine))
+    return Volume(data=np.ascontiguousarray(image), affine=affine, zooms=affine_zooms(affine))
 
 
 @pytest.fixture(scope="module")
@@ -198,20 +192,20 @@ def test_field_of_view_cut_obliquely_through_the_face(synth_ixi_cohort, front_mm
 
 
 def test_chin_of_a_face_and_of_a_field_of_view_cut_above_it():
-    """``_chin`` on hand-made anterior profiles (mm, 1 mm levels)."""
+    """``chin_level`` on hand-made anterior profiles (mm, 1 mm levels)."""
     Z = np.arange(151.0)
     # a chin: the profile steps 30 mm back at 29 mm, 91 mm below a brow at 120 mm
-    assert _chin(np.where(Z >= 30, 200.0, 170.0), Z, brow=120.0) == 29.0
+    assert chin_level(np.where(Z >= 30, 200.0, 170.0), Z, brow=120.0) == 29.0
     # the image ends 75 mm below the brow, on a cut that recedes 2 mm per mm from 45 mm down:
     # too few levels under the nose for a 20 mm recess, so the face ends where the cut lies
     # more than 40 mm behind the front (it used to run to the bottom of the image)
     cut = np.where(Z >= 45, 200.0, 200.0 - 2 * (45 - Z))
-    assert _chin(cut, Z, brow=75.0) == 24.0
+    assert chin_level(cut, Z, brow=75.0) == 24.0
 
 
 def test_airway_wall_on_a_hand_made_neck():
-    """``_airway`` on a hand-made neck: blocks of 2 x 1.5 x 2.5 mm, tissue 100, air 0, level 50;
-    the head spans left-right blocks 2-17 (midline slab 7-11) and starts at level 3."""
+    """``airway_wall`` on a hand-made neck: blocks of 2 x 1.5 x 2.5 mm, tissue 100, air 0,
+    level 50; the head spans left-right blocks 2-17 (midline slab 7-11) and starts at level 3."""
     zooms = (2.0, 1.5, 2.5)
     coarse = np.full((20, 60, 60), 100.0)
     head = np.zeros(coarse.shape, bool)
@@ -223,35 +217,35 @@ def test_airway_wall_on_a_hand_made_neck():
     coarse[:, 28:34, 20:40] = 0       # ... then at 42 mm
     coarse[:, 28:51, 40] = 0          # into the nasal cavity, whose roof slopes forward:
     coarse[:, 45:51, 41:46] = 0       # its back (67.5 mm) is taken 10 mm in front of 42 mm
-    wall = _airway(coarse, head, 50.0, zooms)
+    wall = airway_wall(coarse, head, 50.0, zooms)
     expected = np.full(60, np.nan)
     expected[3:20], expected[20:41], expected[41:46] = 45.0, 42.0, 52.0
     np.testing.assert_array_equal(wall, expected)
     coarse[:, 30:34, 14:20] = 100     # the pharynx closed 27.5 mm above the head's lowest
-    wall = _airway(coarse, head, 50.0, zooms)      # level: the spinal canal is the only tall
+    wall = airway_wall(coarse, head, 50.0, zooms)      # level: the spinal canal is the only tall
     np.testing.assert_array_equal(wall[3:], 15.0)  # dark part in the slab
     coarse[:, 10:13, 14] = 100        # and closed too: no airway
-    assert np.isnan(_airway(coarse, head, 50.0, zooms)).all()
+    assert np.isnan(airway_wall(coarse, head, 50.0, zooms)).all()
 
 
-def test_face_region_ends_at_the_airway():
-    """``_face_region`` on a hand-made sagittal plane (1 mm): a head whose front is 149 mm from
+def test_face_region_ends_at_theairway_wall():
+    """``face_region`` on a hand-made sagittal plane (1 mm): a head whose front is 149 mm from
     voxel 0 at every level, a brain whose floor (the brow) is at 120 mm."""
     brain = np.zeros((200, 200))
     brain[40:141, 120:191] = 100
     head = np.zeros((200, 200), bool)
     head[:150] = True
     zooms = (1.0, 1.0, 1.0)
-    plain, marks = _face_region(brain, head, np.full(200, np.nan), zooms)
+    plain, marks = face_region(brain, head, np.full(200, np.nan), zooms)
     assert marks["brow_mm"] == 120.0
     back = np.argmax(plain, axis=0)           # first voxel of the region at each level
     deep = plain.any(axis=0) & (back <= 80)   # levels where the face reaches 80 mm or behind
     assert deep.sum() > 40
-    at_80, _ = _face_region(brain, head, np.full(200, 80.0), zooms)
+    at_80, _ = face_region(brain, head, np.full(200, 80.0), zooms)
     np.testing.assert_array_equal(np.argmax(at_80, axis=0)[deep], 81)
     np.testing.assert_array_equal(at_80[:, ~deep], plain[:, ~deep])
     # an airway 29 mm behind the front: the face ends 40 mm behind it
-    at_120, _ = _face_region(brain, head, np.full(200, 120.0), zooms)
+    at_120, _ = face_region(brain, head, np.full(200, 120.0), zooms)
     np.testing.assert_array_equal(np.argmax(at_120, axis=0)[plain.any(axis=0)], 110)
 
 
@@ -362,7 +356,7 @@ def _average_head(subjects: int, seed: int = 0, sigma_mm: float = 1.0):
     affine = np.diag([*AVERAGE_ZOOMS, 1.0])
     affine[:3, 3] = [-(n - 1) / 2 * z for n, z in zip(AVERAGE_SHAPE, AVERAGE_ZOOMS)]
     volume = Volume(data=(1000 * image).astype(np.float32), affine=affine,
-                    zooms=_zooms(affine))
+                    zooms=affine_zooms(affine))
     return volume, {k: v / subjects for k, v in truth.items()}
 
 

@@ -141,35 +141,35 @@ def test_pretrained_results_are_kept_and_the_weights_still_checked(in_course_roo
         patch.setattr(pretrained, "_sha256", lambda path: "0" * 64)
         with pytest.raises(ValueError, match="sha256 0{64} differs"):
             pretrained.evaluate_pretrained(tmp_path / "damaged", METHODS, log=lambda line: None)
-    real_key = pretrained._results_key
-    monkeypatch.setattr(pretrained, "_results_key", lambda datasets: real_key(datasets) + "x")
+    real_key = pretrained.results_key
+    monkeypatch.setattr(pretrained, "results_key", lambda datasets: real_key(datasets) + "x")
     with pytest.raises(AssertionError, match="evaluated again"):
         pretrained.evaluate_pretrained(tmp_path / "third", METHODS, log=lambda line: None)
 
 
 @pytest.mark.slow
-def test_the_results_key_follows_the_test_data_and_the_code(pretrained_test_data, tmp_path,
+def test_theresults_key_follows_the_test_data_and_the_code(pretrained_test_data, tmp_path,
                                                              monkeypatch):
     from dataclasses import replace
 
     datasets = dict(zip(METHODS, pretrained_test_data))
-    key = pretrained._results_key(datasets)
-    assert key == pretrained._results_key(dict(datasets))
+    key = pretrained.results_key(datasets)
+    assert key == pretrained.results_key(dict(datasets))
     assert re.fullmatch(r"[0-9a-f]{16}", key)
     blur = datasets["blur"]
     other = replace(blur, info={**blur.info, "settings": {**blur.info["settings"],
                                                           "spacing": "other"}})
-    assert pretrained._results_key({**datasets, "blur": other}) != key
-    assert pretrained._results_key({"remove": datasets["remove"]}) != key
+    assert pretrained.results_key({**datasets, "blur": other}) != key
+    assert pretrained.results_key({"remove": datasets["remove"]}) != key
     library = tmp_path / "refacing_lib"        # the same code elsewhere: the same key
     shutil.copytree(pretrained._LIBRARY, library,
                     ignore=shutil.ignore_patterns("*.npz", "*.gz", "__pycache__"))
     monkeypatch.setattr(pretrained, "_LIBRARY", library)
-    assert pretrained._results_key(datasets) == key
+    assert pretrained.results_key(datasets) == key
     metrics = library / "evaluate" / "metrics.py"           # one changed line of code: another key
     metrics.write_text(metrics.read_text().replace("import numpy as np", "import numpy as np  #"))
-    assert pretrained._results_key(datasets) != key
+    assert pretrained.results_key(datasets) != key
     monkeypatch.setattr(pretrained, "_KEY_PACKAGES", ("keras", "numpy"))
-    changed = pretrained._results_key(datasets)
+    changed = pretrained.results_key(datasets)
     metrics.write_text(metrics.read_text().replace("import numpy as np  #", "import numpy as np"))
-    assert pretrained._results_key(datasets) not in (key, changed)   # other packages checked
+    assert pretrained.results_key(datasets) not in (key, changed)   # other packages checked

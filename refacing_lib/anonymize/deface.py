@@ -16,19 +16,19 @@ read a ground truth. How (all lengths in millimetres, so any voxel size works):
    changed: :mod:`refacing_lib.anonymize.head_masks` describes how they are found.
 3. **Face region** (sagittal, applied to every sagittal slice): from 14 mm above the brow down
    to 14 mm below the chin (where the head's anterior profile recedes by 20 mm; in a field of
-   view cut above the chin, where the cut recedes by 40 mm), and from the anterior profile
-   back by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth, narrowing to
-   41 mm 140 mm below the brow (``_DEPTH_TABLE``). The profile is never taken more than 40 mm
-   behind the most anterior point above it, and under the chin the chin's depth is kept, so
-   that a cut edge of the field of view does not carry the region backwards. Nor does the
-   region reach behind the posterior wall of the pharynx (or deeper than 40 mm where that
-   wall is closer to the profile, as the larynx under the chin): the airway is the dark (air)
-   part of the midline that leaves the field of view through the neck and runs up at least
-   30 mm, the most anterior such part (the spinal canal lies behind it), its wall coming
+   view cut above the chin, where the cut recedes by 40 mm), and from the anterior profile back
+   by 57-58 mm at the eyes, 79-88 mm at the nose, 77-83 mm at the mouth, narrowing to 41 mm
+   140 mm below the brow (``_DEPTH_TABLE`` of :mod:`.face_region`). The profile is never taken
+   more than 40 mm behind the most anterior point above it, and under the chin the chin's depth
+   is kept, so that a cut edge of the field of view does not carry the region backwards. Nor
+   does the region reach behind the posterior wall of the pharynx (or deeper than 40 mm where
+   that wall is closer to the profile, as the larynx under the chin): the airway is the dark
+   (air) part of the midline that leaves the field of view through the neck and runs up at
+   least 30 mm, the most anterior such part (the spinal canal lies behind it), its wall coming
    forward at most 10 mm going up (the roof of the nasal cavity slopes into the face). A
    shallow face would otherwise lose the muscles in front of the spine. The brow is the lowest
-   level where the front 15% of the brain estimate *before* its growth into darker tissue is
-   at least 100 mm^2 in cross-section: the grown estimate can reach into an orbit.
+   level where the front 15% of the brain estimate *before* its growth into darker tissue is at
+   least 100 mm^2 in cross-section: the grown estimate can reach into an orbit.
 
 It refuses (:class:`DefaceError`) to deface an image in which it cannot find those: a
 brain-only (skull-stripped) image, a head cut above the nose, an image that is not T1-weighted
@@ -46,6 +46,7 @@ from skimage.filters import threshold_otsu
 from refacing_lib.blocks import block_mean
 from refacing_lib.data.io import Volume
 
+from .face_region import airway_wall, face_region
 from .head_masks import (
     PLAUSIBLE_BRAIN_ML,
     DefaceError,
@@ -77,18 +78,6 @@ _ACROSS_MM = 3.0       # Gaussian mixing across shells (along the surface normal
 _CLOSE_MM = 10.0       # closing that shuts nostrils and mouth before measuring depth
 _BLOCK_MM = 2.0        # working resolution of the mask steps
 _MIN_FACE_ML = 150.0   # head tissue in the face region below which there is no face to work on
-# Depth of the face behind the head's anterior profile (mm) against height above the brow (mm)
-_DEPTH_TABLE = ([-140.0, -110.0, -90.0, -60.0, -45.0, -30.0, -20.0, 20.0],
-                [41.0, 77.0, 77.0, 83.0, 88.0, 79.0, 58.0, 57.0])
-_BROW_AREA_MM2 = 100.0  # the brow is the lowest level where the front brain is this large
-_BROW_UP_MM = 14.0     # the face region reaches this far above the brow
-_CHIN_DROP_MM = 20.0   # below the chin the profile recedes by more than this
-_BELOW_CHIN_MM = 14.0  # the face region reaches this far below the chin
-_RECEDE_MM = 40.0      # below the brow, a profile this far behind the front is no longer face
-_MIDLINE_MM = 4.0      # the airway is looked for this far on each side of the midline
-_AIRWAY_MIN_MM = 30.0  # ... in a dark part that runs up at least this far from the lowest level
-_AIRWAY_SLACK_MM = 10.0  # ... whose posterior wall comes forward at most this much going up
-_AIRWAY_MIN_DEPTH_MM = 40.0  # ... and where it is closer to the profile, the face ends this deep
 
 
 @dataclass(frozen=True)
@@ -161,8 +150,8 @@ def find_face(volume: Volume) -> FaceFinding:
     protected = _upsample(near_c, factors, volume.shape)
     inner_count = _upsample(inner_c.sum(axis=0, keepdims=True) * factors[0], (1, *factors[1:]),
                             (1, *volume.shape[1:]))[0]
-    airway = _upsample(_airway(coarse, head_c, air_level, zc), factors[2:], volume.shape[2:])
-    region, marks = _face_region(inner_count, head.any(axis=0), airway, volume.zooms)
+    airway = _upsample(airway_wall(coarse, head_c, air_level, zc), factors[2:], volume.shape[2:])
+    region, marks = face_region(inner_count, head.any(axis=0), airway, volume.zooms)
     face_ml = (head & region[None] & ~protected).sum() * np.prod(volume.zooms) / 1000
     marks.update(face_ml=float(face_ml), brain_ml=float(brain_ml))
     if face_ml < _MIN_FACE_ML:
@@ -245,114 +234,7 @@ def _upsample(mask: np.ndarray, factors, shape) -> np.ndarray:
     return np.pad(up, pad, mode="edge")
 
 
-def _airway(coarse, head, level, zooms) -> np.ndarray:
-    """Posterior wall of the pharyngeal airway (mm along axis 1) at each axis-2 level of
-    ``coarse``; NaN where it was not found.
-
-    In a slab of ``_MIDLINE_MM`` on each side of the middle of the head's left-right extent
-    (averaged), the airway is the part of the head darker than ``level`` (air) that reaches the
-    head's two lowest levels, as the pharynx leaves the field of view through the neck, and
-    runs up at least ``_AIRWAY_MIN_MM`` from there; of several such parts, the most anterior
-    there (the spinal canal lies behind the airway). Its wall at each level is the position of
-    its most posterior block there (mm from voxel 0 to the block's first voxel), but at most
-    ``_AIRWAY_SLACK_MM`` in front of the most posterior wall below that level.
-    """
-    wall = np.full(coarse.shape[2], np.nan)
-    xs = np.nonzero(head.any(axis=(1, 2)))[0]
-    middle, half = (xs[0] + xs[-1]) // 2, max(1, int(round(_MIDLINE_MM / zooms[0])))
-    slab = slice(max(middle - half, 0), middle + half + 1)
-    labels, _ = ndi.label(head[slab].all(axis=0) & (coarse[slab].mean(axis=0) < level))
-    low = np.nonzero(head.any(axis=(0, 1)))[0][0]
-    bottom = labels[:, low: low + 2]
-    spans = ndi.find_objects(labels)
-    parts = [p for p in np.unique(bottom[bottom > 0])
-             if (spans[p - 1][1].stop - spans[p - 1][1].start) * zooms[2] >= _AIRWAY_MIN_MM]
-    if parts:
-        air = labels == max(parts, key=lambda p: np.nonzero(bottom == p)[0].mean())
-        levels = np.nonzero(air.any(axis=0))[0]
-        back = np.argmax(air[:, levels], axis=0) * zooms[1]
-        # going up, the wall never comes forward more than _AIRWAY_SLACK_MM: where the air
-        # reaches into the nasal cavity, the cavity's roof slopes forward into the face
-        wall[levels] = np.minimum(back, np.minimum.accumulate(back) + _AIRWAY_SLACK_MM)
-    return wall
-
-
 # ---- the face region --------------------------------------------------------------------------
-
-def _face_region(brain_count: np.ndarray, head2d: np.ndarray, airway: np.ndarray, zooms
-                 ) -> tuple[np.ndarray, dict]:
-    """Sagittal face region, shape (ny, nz), from the brain's and head's sagittal projections.
-
-    ``brain_count`` (ny, nz) holds the number of brain voxels along axis 0, ``head2d`` (ny, nz)
-    whether the head is there, ``airway`` (nz,) the posterior wall of the airway
-    (:func:`_airway`, mm along axis 1, NaN where none). The region lies below the brow plus
-    ``_BROW_UP_MM``, above the chin minus ``_BELOW_CHIN_MM``, and within ``_DEPTH_TABLE`` mm
-    behind the head's anterior profile at each height (a profile at most ``_RECEDE_MM`` behind
-    the most anterior point above it, and under the chin no deeper than at the chin: the
-    receding neck or a cut edge of the field of view does not carry the region backwards).
-    Where an airway was found, the region ends at its posterior wall (in front of the
-    prevertebral muscles and the spine), or ``_AIRWAY_MIN_DEPTH_MM`` behind the profile where
-    the wall is closer to it than that (the larynx under the chin). The brow is the lowest
-    level where the front 15% of the brain is at least ``_BROW_AREA_MM2`` in cross-section: a
-    thin spur that the estimate grew into an orbit does not pull it down.
-    """
-    zx, zy, zz = zooms
-    ys, zs = np.nonzero(brain_count)
-    front, back = ys.max() * zy, ys.min() * zy
-    frontal = np.arange(brain_count.shape[0]) * zy > front - 0.15 * (front - back)
-    area = brain_count[frontal].sum(axis=0) * zx * zy
-    large = np.nonzero(area >= _BROW_AREA_MM2)[0]
-    brow = (large[0] if large.size else zs[np.isin(ys, np.nonzero(frontal)[0])].min()) * zz
-    Y = (np.arange(brain_count.shape[0]) * zy)[:, None]
-    Z = np.arange(brain_count.shape[1]) * zz
-    has = head2d.any(axis=0)
-    profile = np.where(has, (head2d.shape[0] - 1 - np.argmax(head2d[::-1], axis=0)) * zy, 0.0)
-    chin = _chin(profile, Z, brow)
-    # below the brow the profile that the depth is measured from never lies more than
-    # _RECEDE_MM behind the most anterior point above it: a cut edge of the field of view that
-    # slopes backwards would otherwise carry the region back with it
-    under = np.nonzero(Z < brow)[0][::-1]
-    profile[under] += np.maximum(_recession(profile, under) - _RECEDE_MM, 0.0)
-    limit = profile - np.interp(Z - brow, *_DEPTH_TABLE)      # back edge of the face (mm)
-    limit[Z < chin] = limit[np.argmin(np.abs(Z - chin))]     # under the chin, the chin's edge
-    # not behind the airway, nor deeper than _AIRWAY_MIN_DEPTH_MM where the airway lies closer to
-    # the front (no comparison with NaN holds: where there is no airway, the limit stays)
-    stop = np.minimum(airway, profile - _AIRWAY_MIN_DEPTH_MM)
-    limit = np.where(stop > limit, stop, limit)
-    region = ((Z < brow + _BROW_UP_MM) & (Z > chin - _BELOW_CHIN_MM))[None, :] & (
-        Y > limit[None, :])
-    marks = dict(frontal_pole_mm=float(front), occipital_pole_mm=float(back),
-                 brow_mm=float(brow), chin_mm=float(chin))
-    return region, marks
-
-
-def _chin(profile: np.ndarray, Z: np.ndarray, brow: float) -> float:
-    """Height (mm) of the lower end of the face.
-
-    Going down from 70 mm below the brow (under the nose), the chin is the first level where the
-    anterior profile lies ``_CHIN_DROP_MM`` behind the most anterior point seen so far. A field
-    of view that ends above the chin has no such level; there the face ends where the head's
-    profile, going down from the brow, lies ``_RECEDE_MM`` behind the most anterior point seen
-    so far (an oblique cut: the region would otherwise follow the cut edge back under the
-    cerebellum), or else at the lowest level within 170 mm of the brow.
-    """
-    def first_recess(levels, drop):
-        receded = np.nonzero(_recession(profile, levels) > drop)[0]
-        return float(Z[levels[receded[0]]]) if receded.size else None
-
-    below = np.nonzero((Z < brow) & (Z > brow - 170.0))[0][::-1]
-    chin = first_recess(below[Z[below] < brow - 70.0], _CHIN_DROP_MM)
-    if chin is None and below.size:
-        chin = first_recess(below, _RECEDE_MM)
-    if chin is None:
-        chin = float(Z[below[-1]]) if below.size else float(Z[0])
-    return chin
-
-
-def _recession(profile: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """How far (mm) the anterior ``profile`` lies behind its most anterior point so far, going
-    through ``levels`` (indices, in that order)."""
-    return np.maximum.accumulate(profile[levels]) - profile[levels]
 
 
 # ---- blurring ---------------------------------------------------------------------------------

@@ -327,7 +327,7 @@ def _bias_field(coarse, brain, zooms, box) -> np.ndarray:
 
 def _brow(brain: np.ndarray) -> int:
     """Axis-2 index of the lowest point of the front 15% of the brain (at or below the brow of
-    :func:`refacing_lib.anonymize.deface._face_region`, which ignores thin spurs)."""
+    :func:`refacing_lib.anonymize.face_region.face_region`, which ignores thin spurs)."""
     ys, zs = np.nonzero(brain.any(axis=0))
     front, back = ys.max(), ys.min()
     return int(zs[ys > front - 0.15 * (front - back)].min())

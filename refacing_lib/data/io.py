@@ -23,7 +23,7 @@ import nibabel as nib
 import numpy as np
 from nibabel import orientations as ornt
 
-__all__ = ["Volume", "VolumeError", "load_volume", "save_volume"]
+__all__ = ["Volume", "VolumeError", "load_volume", "save_volume", "affine_zooms"]
 
 
 class VolumeError(ValueError):
@@ -110,7 +110,7 @@ def load_volume(path: str | Path) -> Volume:
     transform = ornt.io_orientation(affine)
     data = np.ascontiguousarray(ornt.apply_orientation(data, transform))
     affine = affine @ ornt.inv_ornt_aff(transform, shape[:3])
-    return Volume(data=data, affine=affine, zooms=_zooms(affine), path=path)
+    return Volume(data=data, affine=affine, zooms=affine_zooms(affine), path=path)
 
 
 def save_volume(
@@ -165,6 +165,6 @@ def save_volume(
     return path
 
 
-def _zooms(affine: np.ndarray) -> tuple[float, float, float]:
+def affine_zooms(affine: np.ndarray) -> tuple[float, float, float]:
     """Voxel sizes in mm along the three array axes of ``affine``."""
     return tuple(float(z) for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))

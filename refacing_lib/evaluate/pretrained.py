@@ -303,7 +303,7 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     The latest results are kept in ``<data root>/pretrained-results/<key>/`` and copied to
     ``out``; the key is a digest of the weights (their sha256, checked against the manifest),
     the test datasets, the library's code and the versions of its main packages
-    (:func:`_results_key`), so the measures are computed again only when one of those
+    (:func:`results_key`), so the measures are computed again only when one of those
     changed: a second run of notebook 06 takes seconds instead of minutes.
 
     Returns
@@ -318,7 +318,7 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
 
     source = load_profile(PROFILE)["data_source"]
     datasets = {method: prepare_test_data(method, jobs=jobs, log=log) for method in methods}
-    kept = data_root() / "pretrained-results" / _results_key(datasets)
+    kept = data_root() / "pretrained-results" / results_key(datasets)
     if (kept / "metrics.md").is_file():
         log(f"pretrained model: results of these weights and test data kept in {kept}")
     else:
@@ -347,13 +347,13 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     return Path(out) / "metrics.md"
 
 
-#: The library whose code :func:`_results_key` digests.
+#: The library whose code :func:`results_key` digests.
 _LIBRARY = Path(__file__).parents[1]
-#: The packages whose versions :func:`_results_key` digests (the network and the measures).
+#: The packages whose versions :func:`results_key` digests (the network and the measures).
 _KEY_PACKAGES = ("keras", "numpy", "scipy", "scikit-image", "nibabel")
 
 
-def _results_key(datasets: dict) -> str:
+def results_key(datasets: dict) -> str:
     """A digest (16 hex digits) of what :func:`evaluate_pretrained`'s results depend on: per
     method its manifest entry (weights' sha256, checked; config) and its test dataset's
     settings and arrays' sizes; the Keras backend and the versions of the packages that
