@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from refacing_lib.anonymize.files import deface_folder
-from refacing_lib.course.profiles import anonymized_dir, data_root
+from refacing_lib.data.layout import Layout
 from refacing_lib.data.synthetic import make_cohort
 from refacing_lib.slicing.datasets import build_dataset, open_dataset
 from refacing_lib.slicing.pipelines import cyclegan_pipeline
@@ -36,16 +36,17 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200, help="batches read per setting")
     args = parser.parse_args()
 
-    originals = data_root() / args.source
+    folders = Layout(args.source)
+    originals = folders.originals
     if args.source == "synthetic":
         make_cohort(originals, subjects=12, seed=0, progress=False)    # what is missing
     # the anonymized volumes it needs (those already written are skipped)
-    deface_folder([originals], anonymized_dir(args.source, args.method), args.method,
+    deface_folder([originals], folders.anonymized(args.method), args.method,
                   progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "dataset"
         start = time.perf_counter()
-        build_dataset(originals, anonymized_dir(args.source, args.method), out,
+        build_dataset(originals, folders.anonymized(args.method), out,
                       experiment=args.experiment, progress=False)
         seconds = time.perf_counter() - start
         ds = open_dataset(out)

@@ -29,15 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from refacing_lib.anonymize.deface import METHODS, deface, find_face  # noqa: E402
 from refacing_lib.anonymize.deface_checks import deface_quality  # noqa: E402
 from refacing_lib.anonymize.files import deface_folder, deface_folders  # noqa: E402
-from refacing_lib.course.profiles import data_root  # noqa: E402
 from refacing_lib.data.io import load_volume  # noqa: E402
+from refacing_lib.data.layout import Layout  # noqa: E402
 from refacing_lib.data.synthetic import make_cohort  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=12)
-    ap.add_argument("--folder", type=Path, default=data_root() / "synthetic")
+    ap.add_argument("--folder", type=Path, default=Layout("synthetic").originals)
     ap.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     args = ap.parse_args()
     paths = make_cohort(args.folder, subjects=args.subjects, seed=args.seed, progress=False)

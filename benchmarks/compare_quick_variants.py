@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from refacing_lib.course.profiles import dataset_dir, load_profile
+from refacing_lib.course.profiles import layout, load_profile
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
 from refacing_lib.evaluate.metrics import similarity
 from refacing_lib.model.reface import reface_dataset
@@ -80,8 +80,7 @@ def main() -> None:
     for name, overrides in chosen.items():
         config = TrainConfig.from_profile(profile, **overrides)
         for method in args.methods:
-            dataset = open_dataset(dataset_dir(profile["data_source"], profile["experiment"],
-                                               method))
+            dataset = open_dataset(layout(profile).dataset(profile["experiment"], method))
             with tempfile.TemporaryDirectory() as run:
                 start = time.perf_counter()
                 result = train(dataset, run, config, progress=False, log=lambda line: None)

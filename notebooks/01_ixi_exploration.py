@@ -45,11 +45,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from refacing_lib.course.profiles import data_root
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.viz import plotting
 from refacing_lib.viz.widgets import SliceBrowser
+
+layout = Layout(data_source)  # where this data source's files lie under data/
 
 # %% [markdown]
 # ## Why anonymize a head scan?
@@ -89,7 +91,7 @@ pd.DataFrame.from_dict(ixi.SITES, orient="index")
 # those already there, so running this cell again costs nothing.
 
 # %%
-folder = Path(data_dir) if data_dir else data_root() / data_source
+folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=n_subjects, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")

@@ -52,11 +52,13 @@ import pandas as pd
 from IPython.display import display
 
 from refacing_lib.anonymize.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface, find_face
-from refacing_lib.course.profiles import data_root
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.viz import plotting
 from refacing_lib.viz.widgets import HeadViewer, SliceBrowser
+
+layout = Layout(data_source)  # where this data source's files lie under data/
 
 # %% [markdown]
 # ## Why anonymize, and how it is done
@@ -96,7 +98,7 @@ from refacing_lib.viz.widgets import HeadViewer, SliceBrowser
 # heads (see notebook 01); set `data_source = "ixi"` to deface a real IXI volume.
 
 # %%
-folder = Path(data_dir) if data_dir else data_root() / data_source
+folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=subject + 1, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")

@@ -55,9 +55,9 @@ import numpy as np
 
 from refacing_lib.anonymize.deface import METHODS
 from refacing_lib.anonymize.files import deface_folders
-from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.slicing.datasets import build_dataset, dataset_plan, open_dataset
 from refacing_lib.slicing.pipelines import cyclegan_pipeline, paired_pipeline
 from refacing_lib.slicing.slices import (
@@ -71,6 +71,8 @@ from refacing_lib.slicing.slices import (
 )
 from refacing_lib.viz import plotting
 from refacing_lib.viz.widgets import DatasetBrowser
+
+layout = Layout(data_source)  # where this data source's files lie under data/
 
 # %% [markdown]
 # ## Why 2-D slices?
@@ -98,12 +100,12 @@ from refacing_lib.viz.widgets import DatasetBrowser
 # the volumes already done, so it is quick the second time.
 
 # %%
-folder = Path(data_dir) if data_dir else data_root() / data_source
+folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: {synthetic_subjects} generated heads in {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)
-report = deface_folders([folder], {m: anonymized_dir(data_source, m) for m in METHODS},
+report = deface_folders([folder], {m: layout.anonymized(m) for m in METHODS},
                         jobs=jobs, progress=False)
 print(f"{' and '.join(METHODS)}: {report.summary()}")
 
@@ -135,7 +137,7 @@ table
 test_names = plan.loc[plan["split"] == "test", "name"].unique()
 name = test_names[subject]
 original = load_volume(folder / name)
-anonymized = {m: load_volume(anonymized_dir(data_source, m) / name) for m in METHODS}
+anonymized = {m: load_volume(layout.anonymized(m) / name) for m in METHODS}
 print(f"shown subject: {name} (a test subject), RAS shape {original.shape}")
 
 # %% [markdown]
@@ -251,8 +253,8 @@ for label in versions:
 folders = {}
 for method in METHODS:
     start = time.perf_counter()
-    folders[method] = build_dataset(folder, anonymized_dir(data_source, method),
-                                    dataset_dir(data_source, experiment, method),
+    folders[method] = build_dataset(folder, layout.anonymized(method),
+                                    layout.dataset(experiment, method),
                                     experiment=experiment, spacing=spacing, progress=False)
     print(f"    {time.perf_counter() - start:.1f} s")
 ds = open_dataset(folders["blur"])

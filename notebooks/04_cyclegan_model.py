@@ -55,7 +55,7 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 from skimage.transform import resize
 
-from refacing_lib.course.profiles import dataset_dir
+from refacing_lib.data.layout import Layout
 from refacing_lib.model.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
@@ -73,6 +73,8 @@ from refacing_lib.model.networks import (
 from refacing_lib.model.training import TrainConfig
 from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.viz import plotting
+
+layout = Layout(data_source)  # where this data source's files lie under data/
 
 # %% [markdown]
 # The first import of Keras loads TensorFlow, which takes a few seconds; on a machine without
@@ -275,7 +277,7 @@ assert tuple(discriminator.output.shape[1:3]) == (32, 32)
 # discriminator gives that slice.
 
 # %%
-folder = dataset_dir(data_source, experiment, method)
+folder = layout.dataset(experiment, method)
 if not (folder / "dataset.json").is_file():
     raise FileNotFoundError(f"{folder}: no slice dataset yet. Build it by running notebook "
                             f"03_slicing_and_datasets, or from a terminal (after `refacing "

@@ -65,7 +65,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Code
 
-from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.data.layout import Layout
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
 from refacing_lib.evaluate.metrics import similarity, site_means
 from refacing_lib.evaluate.pretrained import score_pretrained
@@ -78,6 +78,8 @@ from refacing_lib.slicing.slices import shrink
 from refacing_lib.viz import plotting
 from refacing_lib.viz.widgets import LossMonitor
 
+layout = Layout(data_source)  # where this data source's files lie under data/
+
 # %% [markdown]
 # ## The data and the settings
 #
@@ -85,7 +87,7 @@ from refacing_lib.viz.widgets import LossMonitor
 # domain B: the original ones) and shrinks the slices to `image_size` on the fly.
 
 # %%
-ds = open_dataset(dataset_dir(data_source, experiment, method))
+ds = open_dataset(layout.dataset(experiment, method))
 if data_source.startswith("synthetic"):
     print("SYNTHETIC DATA: the slices come from the course's generated heads, not real subjects.")
 config = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
@@ -210,7 +212,7 @@ plotting.save_figure(fig, figure_dir, "learning_rate");
 # `.venv/bin/refacing train --profile quick --experiment all --method remove`.
 
 # %%
-run = data_root() / "runs" / run_name if run_name else run_dir(data_source, experiment, method)
+run = layout.root / "runs" / run_name if run_name else layout.run(experiment, method)
 print(f"run folder: {run}")
 if restart and run.exists():
     shutil.rmtree(run)

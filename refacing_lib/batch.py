@@ -136,17 +136,14 @@ def run_batch(
     Parameters
     ----------
     func : callable
-        Writes ``output`` from ``source``; its return value is ignored. It should write
-        atomically (to a temporary name, renamed at the end), so that an interrupted call
-        leaves nothing that ``is_done`` takes for finished. With ``workers > 1`` it must be
-        picklable: a module-level function or a :func:`functools.partial` of one, not a
-        lambda or a local function.
+        Writes ``output`` from ``source`` atomically (:func:`written`); its return value is
+        ignored. With ``workers > 1``: a module-level function or a :func:`functools.partial`
+        of one (it must pickle).
     jobs : iterable of (source, output) pairs of str or Path
         Sources are the keys of the report, so each should occur once.
     workers : int
-        Number of processes. 1 runs everything in this process; more start a
-        :class:`concurrent.futures.ProcessPoolExecutor` ("spawn" start method, as on every
-        platform, so ``func`` is imported afresh in each worker).
+        Processes; 1 runs everything in this process, more are spawned (``func`` is imported
+        afresh in each).
     is_done : callable, optional
         ``is_done(output)`` is True if the output is finished and the pair is skipped.
         Default: the output exists.
@@ -158,7 +155,7 @@ def run_batch(
     Returns
     -------
     BatchReport
-        Sources in the order of ``jobs``.
+        Sources in the order of ``jobs``; an exception of ``func`` is recorded in ``failed``.
 
     Raises
     ------
@@ -170,11 +167,6 @@ def run_batch(
         Passed on once the calls already handed to worker processes have ended (at most one
         file more than ``workers``); the other files are not started. Finished outputs stay
         and are skipped by the next run.
-
-    Notes
-    -----
-    Any :class:`Exception` from ``func`` is caught and recorded in ``failed``; the other files
-    are still processed and their outputs kept.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -196,33 +188,40 @@ def run_batch(
 
     from tqdm.auto import tqdm
 
-    reasons: dict[Path, str | None] = {}
     with tqdm(total=len(todo), desc=desc, unit="file", disable=not progress) as bar:
         if workers == 1 or len(todo) < 2:
+            reasons = {}
             for source, output in todo:
                 reasons[source] = _call(func, source, output)
                 bar.update()
         else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
-                futures = {pool.submit(_call, func, source, output): source
-                           for source, output in todo}
-                try:
-                    for future in as_completed(futures):
-                        try:
-                            reasons[futures[future]] = future.result()
-                        except Exception as exc:  # the worker died or the call could not be sent
-                            reasons[futures[future]] = _reason(exc)
-                        bar.update()
-                except BaseException:
-                    pool.shutdown(cancel_futures=True)
-                    raise
+            reasons = _in_processes(func, todo, min(workers, len(todo)), bar)
     for source, _ in todo:
         if reasons[source] is None:
             report.done.append(source)
         else:
             report.failed[source] = reasons[source]
     return report
+
+
+def _in_processes(func, todo: list[tuple[Path, Path]], workers: int, bar) -> dict:
+    """:func:`_call` of every pair of ``todo`` in ``workers`` spawned processes, ticking
+    ``bar``; source -> reason of failure or None. An interrupt cancels the calls not started."""
+    reasons = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(_call, func, source, output): source for source, output in todo}
+        try:
+            for future in as_completed(futures):
+                try:
+                    reasons[futures[future]] = future.result()
+                except Exception as exc:  # the worker died or the call could not be sent
+                    reasons[futures[future]] = _reason(exc)
+                bar.update()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    return reasons
 
 
 def _call(func: Callable[[Path, Path], object], source: Path, output: Path) -> str | None:

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 #: The test files of the course data root (``course_root`` below): the notebooks, their
-#: solutions and the pretrained model, the longest chain of the suite; and the browser tests,
-#: so that the Jupyter kernels start in one process, one at a time: jupyter_client picks a
-#: kernel's ports free and the kernel binds them only once it has started, so a kernel that
-#: another worker started meanwhile could take them.
+#: solutions and the pretrained model, the longest chain of the suite; and the browser and
+#: kernel-client tests, so that all Jupyter kernels start in one process, one at a time:
+#: jupyter_client picks a kernel's ports free and the kernel binds them only once it has
+#: started, so a kernel that another worker started meanwhile could take them.
 COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_pretrained.py",
-                "tests/test_browser.py")
+                "tests/test_browser.py", "tests/test_kernel_client.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -155,9 +155,9 @@ def slice_dataset(slice_cohort, tmp_path_factory):
 
 # ---- the course's data root (notebook, solution and pretrained-model tests) -----------------
 
-#: Seconds a cell may run in the notebook and solution tests; the longest, notebook 06's
-#: evaluation of the pretrained model, takes about 3 minutes on 2 busy cores, so a cell that
-#: runs longer is a fault. The limit also bounds a stall of papermill's client, seen in about
+#: Seconds a cell may run in the notebook and solution tests; the longest, a training of
+#: notebook 05 or 06, takes 1-2 minutes on 2 busy cores, so a cell that runs longer is a
+#: fault. The limit also bounds a stall of papermill's client, seen in about
 #: two of eight two-worker runs before refacing_lib.course.kernel_client (see there), which is
 #: meant to end it within a second; tested with simulated missed wake-ups, not yet against the
 #: stall.
@@ -186,21 +186,22 @@ def in_course_root(course_root, monkeypatch):
 def course_datasets(course_root):
     """The quick profile's cohort (with second scans), anonymized both ways, and the slice
     dataset of each of its experiments, as notebooks 01-03 leave them. Returns their folders."""
-    from refacing_lib.course.pipeline import experiments, prepare_data, prepare_dataset
-    from refacing_lib.course.profiles import load_profile
+    from refacing_lib.course.pipeline import prepare_data, prepare_dataset
+    from refacing_lib.course.profiles import experiments, layout, load_profile
 
     profile = load_profile("quick")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REFACING_DATA", str(course_root))
-        originals = prepare_data(profile, log=lambda line: None, rescans=True)
-        return [prepare_dataset(profile, experiment, method, originals, log=lambda line: None)
+        folders = layout(profile)
+        prepare_data(profile, folders, log=lambda line: None, rescans=True)
+        return [prepare_dataset(profile, folders, experiment, method, log=lambda line: None)
                 for experiment, method in experiments(profile)]
 
 
 @pytest.fixture(scope="session")
 def pretrained_test_data(course_root):
-    """The pretrained model's test subjects, anonymized and sliced both ways (for notebook 06
-    and tests/test_pretrained.py). Returns the two test datasets."""
+    """The pretrained model's test subjects, anonymized and sliced both ways (for
+    tests/test_pretrained.py). Returns the two test datasets."""
     from refacing_lib.evaluate.pretrained import prepare_test_data
 
     with pytest.MonkeyPatch.context() as patch:
@@ -211,7 +212,7 @@ def pretrained_test_data(course_root):
 #: What a course notebook (and its solutions) reads that earlier notebooks make: the fixtures
 #: above that prepare it. 01-03 start from the cohort, which the runner generates where missing.
 NOTEBOOK_NEEDS = {"04": ["course_datasets"], "05": ["course_datasets"],
-                  "06": ["course_datasets", "pretrained_test_data"]}
+                  "06": ["course_datasets"]}
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
 """Evaluating a generator: scores, identification, results folder, and `refacing reproduce`."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from refacing_lib.course import cli
-from refacing_lib.course.pipeline import experiments
+from refacing_lib.course.profiles import experiments, layout
+from refacing_lib.data.layout import Layout
 from refacing_lib.evaluate.evaluation import evaluate, gallery_profiles
 from refacing_lib.evaluate.results import write_results
 
@@ -81,6 +84,21 @@ def test_profile_experiments_are_checked():
                                                                         ("guys", "blur")]
     with pytest.raises(ValueError, match="'all-smudge'"):
         experiments({"experiments": ["all-smudge"]})
+
+
+def test_a_profile_gives_one_layout_of_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFACING_DATA", str(tmp_path / "root"))
+    folders = layout({"profile": "course", "data_source": "synthetic-course"})
+    root = tmp_path / "root"
+    assert folders.originals == root / "synthetic-course"
+    assert folders.anonymized("blur") == root / "anonymized" / "blur" / "synthetic-course"
+    assert folders.dataset("all", "remove") == root / "datasets" / "synthetic-course-all-remove"
+    assert folders.run("guys", "blur") == root / "runs" / "synthetic-course-guys-blur"
+    assert folders.results == Path("build") / "results" / "course"
+    assert layout({"data_source": "ixi"}, tmp_path / "r").results == tmp_path / "r"
+    assert Layout("ixi", root=tmp_path).originals == tmp_path / "ixi"
+    with pytest.raises(ValueError, match="got 'synthetic_x'"):
+        layout({"data_source": "synthetic_x"})
 
 
 @pytest.mark.slow

@@ -83,7 +83,7 @@ def test_subject_is_independent_of_cohort_size(tmp_path):
 
 
 def test_make_cohort_writes_only_the_named_subjects_as_in_the_whole_cohort(tmp_path):
-    from refacing_lib.course.pipeline import cohort_names
+    from refacing_lib.course.profiles import cohort_names
 
     shape = (24, 40, 40)
     names = [e["name"] for e in S.cohort_entries(4, seed=3)]

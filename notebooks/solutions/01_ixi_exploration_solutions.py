@@ -38,13 +38,15 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from refacing_lib.course.profiles import data_root
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume, save_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.slicing.slices import head_voxels, midsagittal_index
 from refacing_lib.viz import plotting
 
-folder = Path(data_dir) if data_dir else data_root() / data_source
+layout = Layout(data_source)  # where this data source's files lie under data/
+
+folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")

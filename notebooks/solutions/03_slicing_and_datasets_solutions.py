@@ -38,14 +38,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from refacing_lib.anonymize.files import deface_folder
-from refacing_lib.course.profiles import anonymized_dir, data_root
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.slicing.datasets import dataset_plan
 from refacing_lib.slicing.slices import SPACINGS, midsagittal_index, slice_indices, subject_slices
 from refacing_lib.viz import plotting
 
-folder = Path(data_dir) if data_dir else data_root() / data_source
+layout = Layout(data_source)  # where this data source's files lie under data/
+
+folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
     synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
     print(f"SYNTHETIC DATA: {synthetic_subjects} generated heads in {folder}, not real subjects.")
@@ -53,9 +55,9 @@ names = [p.name for p in ixi.list_volumes(folder)]
 plan = dataset_plan(names, experiment)
 name = plan.loc[plan["split"] == "test", "name"].unique()[subject]
 original = load_volume(folder / name)
-deface_folder([folder / name], anonymized_dir(data_source, "remove"), "remove",
+deface_folder([folder / name], layout.anonymized("remove"), "remove",
               progress=False)                              # done already if notebook 03 ran
-removed = load_volume(anonymized_dir(data_source, "remove") / name)
+removed = load_volume(layout.anonymized("remove") / name)
 print(f"test subject {name}")
 
 # %% [markdown]

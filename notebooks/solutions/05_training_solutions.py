@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.data.layout import Layout
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
 from refacing_lib.model.reface import reface_dataset
 from refacing_lib.model.training import TrainConfig, load_generator, run_config, train
@@ -56,15 +56,17 @@ from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.slicing.slices import shrink
 from refacing_lib.viz import plotting
 
+layout = Layout(data_source)  # where this data source's files lie under data/
+
 course = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
                      disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,
                      input_skip=input_skip, supervised_weight=supervised_weight,
                      supervised_loss=supervised_loss, checkpoint_every=checkpoint_every,
                      seed=seed)
 tiny = replace(course, epochs=2, steps_per_epoch=steps // 2)   # 2 epochs: two sample grids
-solutions = data_root() / "runs" / "solutions"
+solutions = layout.root / "runs" / "solutions"
 quiet = {"progress": False, "log": lambda line: None}
-datasets = {m: open_dataset(dataset_dir(data_source, experiment, m)) for m in ("remove", "blur")}
+datasets = {m: open_dataset(layout.dataset(experiment, m)) for m in ("remove", "blur")}
 if data_source.startswith("synthetic"):
     print("SYNTHETIC DATA: the slices come from the course's generated heads, not real subjects.")
 
@@ -92,7 +94,7 @@ def errors(generator, ds):
 # %%
 table = {}
 for method, ds in datasets.items():
-    run = run_dir(data_source, experiment, method)
+    run = layout.run(experiment, method)
     if run_config(run) is None:                          # not trained yet: as notebook 06 would
         train(ds, run, course, **quiet)
     table[method] = errors(load_generator(run), ds)
@@ -179,7 +181,7 @@ assert second.step == steps and not second.interrupted
 assert history["step"].tolist() == list(range(1, steps + 1))   # none missing, none repeated
 
 # %%
-course_history = pd.read_csv(run_dir(data_source, experiment, "remove") / "history.csv")
+course_history = pd.read_csv(layout.run(experiment, "remove") / "history.csv")
 curves = {"squared error (course run)": course_history["supervised"][:steps].to_numpy(),
           "absolute error": history["supervised"].to_numpy()}
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")

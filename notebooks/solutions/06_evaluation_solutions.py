@@ -45,13 +45,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from refacing_lib.course.pipeline import experiments as experiment_list
-from refacing_lib.course.profiles import data_root, dataset_dir, run_dir
+from refacing_lib.course.profiles import experiments as experiment_list
+from refacing_lib.data.layout import Layout
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE, evaluate, gallery_profiles
 from refacing_lib.evaluate.reidentify import face_profile, identification_rates, profile_distances
 from refacing_lib.model.training import TrainConfig, load_generator, run_config, train
 from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.viz import plotting
+
+layout = Layout(data_source)  # where this data source's files lie under data/
 
 course = TrainConfig(image_size=image_size, filters=filters, residual_blocks=residual_blocks,
                      disc_filters=disc_filters, batch_size=batch_size, epochs=epochs,
@@ -62,14 +64,14 @@ if data_source.startswith("synthetic"):
     print("SYNTHETIC DATA: the heads are the course's generated cohort, not real subjects.")
 evaluations, generators, gallery = {}, {}, None
 for experiment, method in experiment_list({"experiments": experiments}):
-    ds = open_dataset(dataset_dir(data_source, experiment, method))
-    run = run_dir(data_source, experiment, method)
+    ds = open_dataset(layout.dataset(experiment, method))
+    run = layout.run(experiment, method)
     if run_config(run) is None:                          # not trained yet: as notebook 06 would
         train(ds, run, course, progress=False, log=lambda line: None)
     generators[method] = load_generator(run)
     size = generators[method].input_shape[1]
     if gallery is None or gallery[1].shape[-1] != size:   # the same subjects for both runs
-        gallery = gallery_profiles(ds, data_root() / data_source, size)
+        gallery = gallery_profiles(ds, layout.originals, size)
     evaluations[method] = evaluate(ds, generators[method], gallery)
 print("gallery:", gallery[2])
 
@@ -158,8 +160,8 @@ print("loses most:", lower_table["lost"].idxmax())
 # %%
 method = "remove" if "remove" in evaluations else next(iter(evaluations))
 ev = evaluations[method]
-ds = open_dataset(dataset_dir(data_source, ev.experiment, method))
-run = run_dir(data_source, ev.experiment, method)
+ds = open_dataset(layout.dataset(ev.experiment, method))
+run = layout.run(ev.experiment, method)
 steps = {}
 for checkpoint in sorted((run / "checkpoints").glob("step_*.npz")):
     with tempfile.TemporaryDirectory() as tmp:               # load_generator reads the latest

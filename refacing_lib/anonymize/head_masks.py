@@ -174,6 +174,25 @@ def brain_mask(coarse, head, seed, zooms, name, level=None) -> tuple[np.ndarray,
     neck = np.zeros(head.shape, bool)
     neck[:, :, : np.nonzero(head.any(axis=(0, 1)))[0][0] + int(_NECK_MM / zooms[2]) + 1] = True
     scalp = head & ~deeper(head, _SCALP_MM, zooms)
+    cand, core, used, smooth = _core_that_stays_inside(coarse, head, seed, zooms, name, level,
+                                                       neck, scalp)
+    brain = _dilated_back(core, cand, zooms)
+    # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
+    # than CSF, at most _GROW_MM further
+    loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
+    if smooth:
+        loose &= (coarse > used) & ~scalp
+    steps = max(1, int(round(_GROW_MM / min(zooms))))
+    grown = ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
+    if smooth:
+        grown = head & within(grown, _BLURRED_EDGE_MM, zooms)
+    return brain, grown
+
+
+def _core_that_stays_inside(coarse, head, seed, zooms, name, level, neck, scalp):
+    """The candidates and core of :func:`_brain_core` at ``level``, or at the first raised
+    level whose core leaks neither into ``neck`` nor (after a flood) into ``scalp``; with the
+    level used and whether the image is smooth (flooded, and raised one step more)."""
     cand, core = _brain_core(coarse, head, seed, zooms, name, level)
     flooded = ((core & scalp).any()
                and _dilated_back(core, cand, zooms).sum() * np.prod(zooms) / 1000
@@ -195,17 +214,7 @@ def brain_mask(coarse, head, seed, zooms, name, level=None) -> tuple[np.ndarray,
             cand, core = _brain_core(coarse, head, seed, zooms, name, used * _RAISE)
         except DefaceError:     # raised past the brain: keep the core that came apart
             pass
-    brain = _dilated_back(core, cand, zooms)
-    # recover thin or darker edges (orbital gyri, temporal poles, bias): grow into tissue brighter
-    # than CSF, at most _GROW_MM further
-    loose = head & (coarse > _GROW_LEVEL * np.median(coarse[brain]))
-    if smooth:
-        loose &= (coarse > used) & ~scalp
-    steps = max(1, int(round(_GROW_MM / min(zooms))))
-    grown = ndi.binary_fill_holes(ndi.binary_dilation(brain, iterations=steps, mask=loose))
-    if smooth:
-        grown = head & within(grown, _BLURRED_EDGE_MM, zooms)
-    return brain, grown
+    return cand, core, used, smooth
 
 
 def _dilated_back(core, cand, zooms) -> np.ndarray:

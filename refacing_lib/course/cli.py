@@ -12,7 +12,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from .profiles import data_root
+from refacing_lib.data.layout import Layout, check_source, data_root
 
 #: ``refacing_lib.anonymize.deface.METHODS``, spelled out so that ``refacing --help`` need not
 #: import it.
@@ -52,37 +52,34 @@ def _deface(args: argparse.Namespace) -> None:
 def _slices(args: argparse.Namespace) -> None:
     from refacing_lib.slicing.datasets import build_dataset
 
-    from .profiles import anonymized_dir, dataset_dir
-
-    originals = args.originals or data_root() / args.source
-    anonymized = args.anonymized or anonymized_dir(args.source, args.method)
-    out = args.out or dataset_dir(args.source, args.experiment, args.method)
+    folders = Layout(args.source)
+    originals = args.originals or folders.originals
+    anonymized = args.anonymized or folders.anonymized(args.method)
+    out = args.out or folders.dataset(args.experiment, args.method)
     build_dataset(originals, anonymized, out, experiment=args.experiment, spacing=args.spacing,
                   midplane=args.midplane, overwrite=args.overwrite)
 
 
 def _training_setup(args: argparse.Namespace):
-    """The profile and the data source, experiment, method and run folder of train, reface and
-    evaluate."""
-    from .profiles import load_profile, run_dir
+    """The profile, the folders of the data source, the experiment, method and run folder of
+    train, reface and evaluate."""
+    from .profiles import load_profile
 
     profile = load_profile(args.profile)
-    source = args.source or profile.get("data_source", "synthetic")
+    folders = Layout(args.source or profile.get("data_source", "synthetic"))
     experiment = args.experiment or profile.get("experiment", "all")
     method = args.method or profile.get("method", "remove")
-    run = args.run or run_dir(source, experiment, method)
-    return profile, source, experiment, method, run
+    run = args.run or folders.run(experiment, method)
+    return profile, folders, experiment, method, run
 
 
 def _train(args: argparse.Namespace) -> int:
     from refacing_lib.model.training import TrainConfig, train
 
-    from .profiles import dataset_dir
-
-    profile, source, experiment, method, run = _training_setup(args)
+    profile, folders, experiment, method, run = _training_setup(args)
     config = TrainConfig.from_profile(profile, precision=args.precision,
                                       batch_size=args.batch_size)
-    dataset = args.dataset or dataset_dir(source, experiment, method)
+    dataset = args.dataset or folders.dataset(experiment, method)
     print(f"training {run} on {dataset} ({profile.get('profile', args.profile)} profile)",
           flush=True)
     result = train(dataset, run, config, resume=not args.fresh, until_step=args.until_step)
@@ -118,9 +115,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     from refacing_lib.evaluate.evaluation import evaluate_run
     from refacing_lib.evaluate.results import write_results
 
-    _, source, experiment, method, run = _training_setup(args)
-    out = args.out or Path("build") / "results" / f"{source}-{experiment}-{method}"
-    markdown = write_results([evaluate_run(source, experiment, method, run)], out)
+    _, folders, experiment, method, run = _training_setup(args)
+    out = args.out or folders.results / folders.name(experiment, method)
+    markdown = write_results([evaluate_run(folders, experiment, method, run)], out)
     print(markdown.read_text())
     print(f"results in {out}")
 
@@ -196,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND",
         parser_class=partial(argparse.ArgumentParser, formatter_class=HelpFormatter))
 
+    _add_data_commands(sub)
+    _add_run_commands(sub)
+    _add_course_commands(sub)
+    return parser
+
+
+def _add_data_commands(sub) -> None:
+    """The subcommands that make data: synth, fetch-ixi, deface, slices."""
     p = sub.add_parser("synth", help="generate the synthetic IXI-like cohort")
     p.add_argument("--out", type=Path, help="output folder (default: <data>/synthetic)")
     p.add_argument("--subjects", type=_positive_int, default=12, help="number of subjects")
@@ -241,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace a dataset built with other settings or inputs")
     p.set_defaults(func=_slices)
 
+
+def _add_run_commands(sub) -> None:
+    """The subcommands of one run folder: train, reface, evaluate."""
     for name, text in (("train", "train the CycleGAN on a slice dataset (resumes by default)"),
                        ("reface", "reface anonymized slices or volumes with a trained generator"),
                        ("evaluate", "measure a trained run: correlation, SSIM, "
@@ -281,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "build/results/SOURCE-EXPERIMENT-METHOD)")
     evaluate_p.set_defaults(func=_evaluate)
 
+
+def _add_course_commands(sub) -> None:
+    """The subcommands of the whole course: reproduce, the pretrained model, notebooks."""
     p = sub.add_parser("reproduce", help="anonymize, slice, train and evaluate every "
                        "experiment of a profile; write one results folder (resumable)")
     p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML file")
@@ -309,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("build"), help="folder for executed notebooks")
     p.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks starting with NN")
     p.set_defaults(func=_notebooks)
-    return parser
 
 
 def _positive_int(text: str) -> int:
@@ -320,8 +330,6 @@ def _positive_int(text: str) -> int:
 
 
 def _source(text: str) -> str:
-    from .profiles import check_source
-
     try:
         return check_source(text)
     except ValueError as exc:

@@ -2,26 +2,29 @@
 
 jupyter_client's asynchronous channels wait for a kernel message with one ``poll`` of the
 ZeroMQ socket, woken by the socket's file descriptor. That descriptor signals edges, not
-levels, and it seems a wake-up can be missed: the notebook tests saw papermill wait 20
-minutes for the reply to a cell (notebook 02's slice browser) that the idle kernel had
-already sent, and read it only when the cell's time limit ended the ``poll`` (as in
-jupyter/nbclient#312). Without a limit (``make reproduce``) such a wait never ends.
+levels, so a wake-up can be missed: a reply the idle kernel has already sent is then read
+only when the cell's time limit ends the ``poll`` (jupyter/nbclient#312), and without a limit
+(``make reproduce``) never.
 
 :class:`WakefulKernelClient` waits in steps of at most :data:`CHECK_EVERY` seconds and looks
 at the socket itself after each, so a missed wake-up costs at most that long.
-:func:`refacing_lib.course.notebooks.kernel_config` makes papermill's kernel manager use it.
+:class:`LoggedKernelManager` starts kernels whose native error output (TensorFlow's start-up
+lines, written past Python to file descriptor 2) goes to a log file instead of the terminal.
+:func:`refacing_lib.course.notebooks.kernel_config` makes papermill use both.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
-from traitlets import Type
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type, Unicode
 
-__all__ = ["CHECK_EVERY", "WakefulChannel", "WakefulKernelClient"]
+__all__ = ["CHECK_EVERY", "WakefulChannel", "WakefulKernelClient", "LoggedKernelManager"]
 
 CHECK_EVERY = 1.0
 """Seconds between two looks at a channel's socket while a message is awaited."""
@@ -60,3 +63,19 @@ class WakefulKernelClient(AsyncKernelClient):
     shell_channel_class = Type(WakefulChannel)
     iopub_channel_class = Type(WakefulChannel)
     stdin_channel_class = Type(WakefulChannel)
+
+
+class LoggedKernelManager(AsyncKernelManager):
+    """jupyter_client's asynchronous kernel manager whose kernels append their standard error
+    (file descriptor 2: what native libraries print; Python's own ``sys.stderr`` reaches the
+    notebook) to the file ``stderr_log``, when it is set."""
+
+    stderr_log = Unicode("", config=True, help="file for the kernels' standard error")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        if not self.stderr_log:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        path = Path(self.stderr_log)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as log:               # the kernel keeps its own descriptor
+            return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": log})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from .pipeline import prepare_data
-from .profiles import load_profile
+from .profiles import layout, load_profile
 
 __all__ = ["NotebookFailed", "find_notebooks", "kernel_config", "run_notebooks"]
 
@@ -33,10 +33,11 @@ def find_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return notebooks
 
 
-def kernel_config():
-    """The traitlets config of the kernels that papermill starts: encrypted transport, and
-    :class:`refacing_lib.course.kernel_client.WakefulKernelClient` to talk to them (see that
-    module).
+def kernel_config(stderr_log: str | Path | None = None):
+    """The traitlets config of the kernels that papermill starts: encrypted transport,
+    :class:`refacing_lib.course.kernel_client.WakefulKernelClient` to talk to them, and (with
+    ``stderr_log``) their native error output appended to that file
+    (:class:`~refacing_lib.course.kernel_client.LoggedKernelManager`).
 
     A kernel talks to papermill over ZeroMQ sockets on 127.0.0.1. By default jupyter_client
     provisions no keys, and ipykernel warns "Kernel is running over TCP without encryption"
@@ -50,9 +51,12 @@ def kernel_config():
     from traitlets.config import Config
 
     policy = "auto" if zmq.has("curve") else "disabled"  # pyzmq built without libsodium
+    manager = "refacing_lib.course.kernel_client.LoggedKernelManager"
     return Config({"KernelManager": {"transport_encryption": policy},
                    "AsyncKernelManager": {
-                       "client_class": "refacing_lib.course.kernel_client.WakefulKernelClient"}})
+                       "client_class": "refacing_lib.course.kernel_client.WakefulKernelClient"},
+                   "LoggedKernelManager": {"stderr_log": str(stderr_log or "")},
+                   "NotebookClient": {"kernel_manager_class": manager}})
 
 
 def run_notebooks(
@@ -99,12 +103,8 @@ def run_notebooks(
     """
     import os
 
-    import papermill as pm
-    from nbclient.exceptions import CellTimeoutError
-
-    # The kernels draw with matplotlib's Agg backend (figures are saved as PNG under
-    # out_dir/figures). Under the inline backend, papermill waited forever for the dataset
-    # browser's cell of notebook 03 to finish (seen in 4 of 5 runs here), as CI never did.
+    # Agg: figures are saved as PNG files; under the inline backend papermill could wait
+    # forever for a widget cell to finish
     os.environ.setdefault("MPLBACKEND", "Agg")
     params = load_profile(profile)
     out_dir = Path(out_dir).resolve()
@@ -114,37 +114,46 @@ def run_notebooks(
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(only))]
         if not notebooks:
             raise ValueError(f"no notebook in {notebooks_dir} starts with any of {only}")
-    prepare_data(params, log)
+    prepare_data(params, layout(params), log)
     executed = []
     for i, nb in enumerate(notebooks, 1):
-        declared = pm.inspect_notebook(str(nb))
-        parameters = {k: v for k, v in params.items() if k in declared}
-        if "figure_dir" in declared:
-            parameters["figure_dir"] = str(out_dir / "figures" / nb.stem)
-        if "results_dir" in declared:
-            parameters["results_dir"] = str(out_dir / "results")
         output = out_dir / nb.name
         log(f"[{i}/{len(notebooks)}] {nb.name} ({params.get('profile', profile)} profile) ...")
         start = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(nb), str(output), parameters=parameters, cwd=str(nb.parent),
-                kernel_name="python3", progress_bar=False, config=kernel_config(),
-                execution_timeout=cell_timeout,
-            )
-        except pm.PapermillExecutionError as exc:
-            seconds = time.perf_counter() - start
-            raise NotebookFailed(
-                f"{nb.name} failed after {seconds:.0f} s in cell {exc.exec_count}; "
-                f"the executed notebook is {output}\n{exc}"
-            ) from None
-        except CellTimeoutError as exc:       # cell_timeout, or no output from the kernel
-            seconds = time.perf_counter() - start
-            limit = "" if cell_timeout is None else f" (cell_timeout={cell_timeout:g} s)"
-            raise NotebookFailed(
-                f"{nb.name} failed after {seconds:.0f} s: {str(exc).splitlines()[0]}{limit}; "
-                f"the executed notebook is {output}\n{exc}"
-            ) from None
+        _execute(nb, output, params, cell_timeout)
         log(f"    done in {time.perf_counter() - start:.1f} s -> {output}")
         executed.append(output)
     return executed
+
+
+def _execute(nb: Path, output: Path, params: dict, cell_timeout: float | None) -> None:
+    """Run notebook ``nb`` into ``output`` with the values of ``params`` its parameters cell
+    declares; ``figure_dir`` and ``results_dir`` lie beside ``output``, the kernel's native
+    error output in ``logs/{nb.stem}.log`` there. Raises NotebookFailed."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
+
+    declared = pm.inspect_notebook(str(nb))
+    parameters = {k: v for k, v in params.items() if k in declared}
+    if "figure_dir" in declared:
+        parameters["figure_dir"] = str(output.parent / "figures" / nb.stem)
+    if "results_dir" in declared:
+        parameters["results_dir"] = str(output.parent / "results")
+    stderr_log = output.parent / "logs" / f"{nb.stem}.log"
+    stderr_log.unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(nb), str(output), parameters=parameters, cwd=str(nb.parent),
+                            kernel_name="python3", progress_bar=False,
+                            config=kernel_config(stderr_log), execution_timeout=cell_timeout)
+    except pm.PapermillExecutionError as exc:
+        seconds = time.perf_counter() - start
+        raise NotebookFailed(f"{nb.name} failed after {seconds:.0f} s in cell {exc.exec_count}; "
+                             f"the executed notebook is {output}, the kernel's log {stderr_log}\n"
+                             f"{exc}") from None
+    except CellTimeoutError as exc:       # cell_timeout, or no output from the kernel
+        seconds = time.perf_counter() - start
+        limit = "" if cell_timeout is None else f" (cell_timeout={cell_timeout:g} s)"
+        raise NotebookFailed(
+            f"{nb.name} failed after {seconds:.0f} s: {str(exc).splitlines()[0]}{limit}; "
+            f"the executed notebook is {output}, the kernel's log {stderr_log}\n{exc}") from None

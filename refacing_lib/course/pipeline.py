@@ -13,27 +13,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .profiles import check_source, data_root, is_synthetic, load_profile
+from refacing_lib.data.layout import Layout, is_synthetic
 
-__all__ = ["prepare_data", "cohort_names", "prepare_dataset", "experiments", "reproduce"]
+from .profiles import cohort_names, experiments, layout, load_profile
+
+__all__ = ["prepare_data", "prepare_dataset", "reproduce"]
 
 
-def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: bool = False,
-                 progress: bool = False) -> Path:
-    """Make sure the data a profile reads exists; return its folder.
+def prepare_data(profile: dict, folders: Layout, log: Callable[[str], None] = print,
+                 rescans: bool = False, progress: bool = False) -> Path:
+    """Make sure the data a profile reads exists; return its folder, ``folders.originals``.
 
     For a synthetic ``data_source`` (``synthetic``, or ``synthetic-NAME`` for a cohort of its
-    own) the cohort is generated under ``<data root>/{data_source}`` (only the subjects that
-    are missing; with ``rescans`` also a second scan of each, the re-identification gallery).
-    For ``data_source: ixi`` the IXI T1 volumes must already be in ``<data root>/ixi``
-    (``refacing fetch-ixi``); otherwise a clear error. With ``progress``, one line per
-    subject of the cohort.
+    own) the cohort is generated there (only the subjects that are missing; with ``rescans``
+    also a second scan of each, the re-identification gallery). For ``data_source: ixi`` the
+    IXI T1 volumes must already be there (``refacing fetch-ixi``); otherwise a clear error.
+    With ``progress``, one line per subject of the cohort.
     """
-    source = check_source(profile.get("data_source", "synthetic"))
-    if is_synthetic(source):
+    folder = folders.originals
+    if is_synthetic(folders.source):
         from refacing_lib.data.synthetic import make_cohort
 
-        folder = data_root() / source
         n, names = int(profile["synthetic_subjects"]), cohort_names(profile)
         left_out = f", {n - len(names)} left out" if len(names) < n else ""
         log(f"synthetic cohort: {n} subjects{left_out} in {folder} (generated where missing)")
@@ -42,27 +42,11 @@ def prepare_data(profile: dict, log: Callable[[str], None] = print, rescans: boo
         return folder
     from refacing_lib.data.ixi import list_volumes
 
-    folder = data_root() / "ixi"
     log(f"IXI T1 data: {len(list_volumes(folder))} volumes in {folder}")
     return folder
 
 
-def cohort_names(profile: dict) -> list[str]:
-    """File names of a profile's synthetic cohort: its first ``synthetic_subjects`` subjects
-    of seed ``seed``, less those listed in ``exclude_subjects`` (heads the defacer refuses)."""
-    from refacing_lib.data.synthetic import cohort_entries
-
-    names = [e["name"] for e in cohort_entries(int(profile["synthetic_subjects"]),
-                                               int(profile.get("seed", 0)))]
-    excluded = set(profile.get("exclude_subjects") or [])
-    unknown = sorted(excluded - set(names))
-    if unknown:
-        raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
-                         f"subjects that are not in its cohort: {unknown}")
-    return [name for name in names if name not in excluded]
-
-
-def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path,
+def prepare_dataset(profile: dict, folders: Layout, experiment: str, method: str,
                     log: Callable[[str], None] = print, progress: bool = False):
     """Anonymize a profile's originals with ``method`` and build the slice dataset of
     ``experiment``, keeping what is already done (notebook 03's two stages).
@@ -74,11 +58,12 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     Parameters
     ----------
     profile : dict
-        A loaded profile (``data_source``, ``spacing``, ``jobs``).
+        A loaded profile (``spacing``, ``jobs``, ``experiments``).
+    folders : Layout
+        The profile's folders (:func:`refacing_lib.course.profiles.layout`); the originals
+        must be there (:func:`prepare_data`).
     experiment : {"guys", "all"}
     method : {"blur", "remove"}
-    originals : Path
-        Folder of the original volumes (:func:`prepare_data`'s result).
     log : callable
         Receives one line per stage.
     progress : bool
@@ -87,7 +72,7 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     Returns
     -------
     pathlib.Path
-        The dataset's folder, ``<data root>/datasets/{source}-{experiment}-{method}``.
+        The dataset's folder, ``folders.dataset(experiment, method)``.
 
     Raises
     ------
@@ -98,39 +83,18 @@ def prepare_dataset(profile: dict, experiment: str, method: str, originals: Path
     from refacing_lib.anonymize.files import deface_folders
     from refacing_lib.slicing.datasets import build_dataset
 
-    from .profiles import anonymized_dir, dataset_dir
-
-    source = profile.get("data_source", "synthetic")
-    label = f"{source}-{experiment}-{method}"
+    label = folders.name(experiment, method)
     methods = dict.fromkeys([method] + [m for _, m in experiments(profile)])
     log(f"{label}: anonymizing ({', '.join(methods)}) where not done")
-    report = deface_folders([originals], {m: anonymized_dir(source, m) for m in methods},
+    report = deface_folders([folders.originals], {m: folders.anonymized(m) for m in methods},
                             jobs=int(profile.get("jobs", 1)), progress=progress)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
                            f"anonymized with {', '.join(methods)}; run again to retry them")
     log(f"{label}: slice dataset")
-    return build_dataset(originals, anonymized_dir(source, method),
-                         dataset_dir(source, experiment, method), experiment=experiment,
+    return build_dataset(folders.originals, folders.anonymized(method),
+                         folders.dataset(experiment, method), experiment=experiment,
                          spacing=profile.get("spacing", "tight"), progress=progress, log=log)
-
-
-def experiments(profile: dict) -> list[tuple[str, str]]:
-    """The (experiment, method) pairs a profile reproduces.
-
-    ``experiments:`` in the profile lists them as ``guys-blur``, ``all-remove``, ...; without
-    it, the profile's single ``experiment`` and ``method``.
-    """
-    names = profile.get("experiments") or [f"{profile.get('experiment', 'all')}-"
-                                           f"{profile.get('method', 'remove')}"]
-    pairs = []
-    for name in names:
-        experiment, _, method = str(name).partition("-")
-        if experiment not in ("guys", "all") or method not in ("blur", "remove"):
-            raise ValueError(f"experiment {name!r} in the profile: expected guys-blur, "
-                             "guys-remove, all-blur or all-remove")
-        pairs.append((experiment, method))
-    return pairs
 
 
 def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
@@ -171,26 +135,23 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     from refacing_lib.evaluate.results import write_results
     from refacing_lib.model.training import TrainConfig, train
 
-    from .profiles import run_dir
-
     params = load_profile(profile)
     name = params.get("profile", Path(str(profile)).stem)
-    out_dir = Path(out_dir or Path("build") / "results" / name)
-    source = params.get("data_source", "synthetic")
-    originals = prepare_data(params, log, rescans=True, progress=progress)
+    folders = layout(params, out_dir or Path("build") / "results" / name)
+    prepare_data(params, folders, log, rescans=True, progress=progress)
     config = TrainConfig.from_profile(params)
     evaluations = []
     for experiment, method in experiments(params):
-        label = f"{source}-{experiment}-{method}"
-        dataset = prepare_dataset(params, experiment, method, originals, log, progress)
+        label = folders.name(experiment, method)
+        dataset = prepare_dataset(params, folders, experiment, method, log, progress)
         log(f"{label}: training ({config.epochs} epochs at {config.image_size} px)")
-        result = train(dataset, run_dir(source, experiment, method), config, log=log,
+        result = train(dataset, folders.run(experiment, method), config, log=log,
                        progress=progress)
         if result.interrupted:
             raise KeyboardInterrupt(f"{label}: training interrupted at step {result.step}; "
                                     "run the same command again to resume")
         log(f"{label}: evaluating")
-        evaluations.append(evaluate_run(source, experiment, method, progress=progress))
-    markdown = write_results(evaluations, out_dir)
+        evaluations.append(evaluate_run(folders, experiment, method, progress=progress))
+    markdown = write_results(evaluations, folders.results)
     log(f"results: {markdown}")
-    return out_dir
+    return folders.results

@@ -1,19 +1,22 @@
-"""Run profiles (``quick``, ``full``) and where the course keeps its data.
+"""Run profiles (``quick``, ``course``, ``full``): read and interpreted here only.
 
 A profile is a YAML file of flat ``name: value`` pairs. Papermill passes it to the notebooks'
 ``parameters`` cells and the ``refacing`` command reads the same file, so a student's notebook
-and an instructor's command line run with the same settings.
+and an instructor's command line run with the same settings. This module turns it into the
+things the stages take: the folders (:func:`layout`), the experiments (:func:`experiments`)
+and the synthetic cohort's subjects (:func:`cohort_names`); the training settings are
+:meth:`refacing_lib.model.cyclegan.TrainConfig.from_profile`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
-__all__ = ["PROFILES_DIR", "load_profile", "check_source", "is_synthetic", "data_root",
-           "anonymized_dir", "dataset_dir", "run_dir"]
+from refacing_lib.data.layout import Layout, check_source
+
+__all__ = ["PROFILES_DIR", "load_profile", "layout", "experiments", "cohort_names"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -48,57 +51,42 @@ def load_profile(name: str | Path) -> dict:
     return profile
 
 
-def check_source(source: str) -> str:
-    """Return ``source`` if it names a data source, else raise ValueError naming it.
+def layout(profile: dict, results: str | Path | None = None) -> Layout:
+    """The folders of a loaded profile's data source (``data_source``) under the data root;
+    ``results`` defaults to ``build/results/{profile name}``."""
+    source = check_source(profile.get("data_source", "synthetic"))
+    name = profile.get("profile", source)
+    return Layout(source, results=results or Path("build") / "results" / name)
 
-    A source is ``"ixi"`` (the real data, ``refacing fetch-ixi``) or a generated synthetic
-    cohort: ``"synthetic"`` (the quick profile's) or ``"synthetic-NAME"`` (a cohort of its
-    own, such as the course profile's ``"synthetic-course"``). It is also the name of the
-    originals' folder under the data root.
+
+def experiments(profile: dict) -> list[tuple[str, str]]:
+    """The (experiment, method) pairs a profile reproduces.
+
+    ``experiments:`` in the profile lists them as ``guys-blur``, ``all-remove``, ...; without
+    it, the profile's single ``experiment`` and ``method``.
     """
-    if source == "ixi" or is_synthetic(source):
-        return source
-    raise ValueError(f"data source must be 'ixi', 'synthetic' or 'synthetic-NAME', got {source!r}")
+    names = profile.get("experiments") or [f"{profile.get('experiment', 'all')}-"
+                                           f"{profile.get('method', 'remove')}"]
+    pairs = []
+    for name in names:
+        experiment, _, method = str(name).partition("-")
+        if experiment not in ("guys", "all") or method not in ("blur", "remove"):
+            raise ValueError(f"experiment {name!r} in the profile: expected guys-blur, "
+                             "guys-remove, all-blur or all-remove")
+        pairs.append((experiment, method))
+    return pairs
 
 
-def is_synthetic(source: str) -> bool:
-    """True for a generated cohort's source name (``synthetic`` or ``synthetic-NAME``)."""
-    return source == "synthetic" or (source.startswith("synthetic-") and len(source) > 10
-                                     and source[10:].replace("-", "").isalnum())
+def cohort_names(profile: dict) -> list[str]:
+    """File names of a profile's synthetic cohort: its first ``synthetic_subjects`` subjects
+    of seed ``seed``, less those listed in ``exclude_subjects`` (heads the defacer refuses)."""
+    from refacing_lib.data.synthetic import cohort_entries
 
-
-def data_root() -> Path:
-    """The folder under which data is generated and downloaded.
-
-    ``$REFACING_DATA`` when set; otherwise the ``data/`` folder of the repository checkout
-    that holds this library (an editable install), or ``./data`` in the current folder.
-    Layout below it: ``synthetic/`` (generated cohort, ``truth/`` beside it), ``ixi/``
-    (downloaded IXI T1 volumes and IXI.xls), then the anonymized volumes and datasets.
-    """
-    if os.environ.get("REFACING_DATA"):
-        return Path(os.environ["REFACING_DATA"]).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
-        return checkout / "data"
-    return Path.cwd() / "data"
-
-
-def anonymized_dir(source: str, method: str) -> Path:
-    """Where the anonymized volumes of a source go: ``<data root>/anonymized/{method}/{source}``.
-
-    ``source`` is a data source of :func:`check_source` (the folder name of the originals
-    under the data root), ``method`` ``"blur"`` or ``"remove"``.
-    """
-    return data_root() / "anonymized" / method / source
-
-
-def dataset_dir(source: str, experiment: str, method: str) -> Path:
-    """The slice dataset of one experiment and anonymization:
-    ``<data root>/datasets/{source}-{experiment}-{method}``."""
-    return data_root() / "datasets" / f"{source}-{experiment}-{method}"
-
-
-def run_dir(source: str, experiment: str, method: str) -> Path:
-    """The folder of one CycleGAN training (checkpoints, logs, samples, refaced outputs):
-    ``<data root>/runs/{source}-{experiment}-{method}``."""
-    return data_root() / "runs" / f"{source}-{experiment}-{method}"
+    names = [e["name"] for e in cohort_entries(int(profile["synthetic_subjects"]),
+                                               int(profile.get("seed", 0)))]
+    excluded = set(profile.get("exclude_subjects") or [])
+    unknown = sorted(excluded - set(names))
+    if unknown:
+        raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
+                         f"subjects that are not in its cohort: {unknown}")
+    return [name for name in names if name not in excluded]

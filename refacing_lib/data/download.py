@@ -191,7 +191,7 @@ def fetch(
     Each file is fetched with :func:`pooch.retrieve` and a :class:`ResumableDownloader`:
 
     * a file already in ``dest`` with the right checksum is not downloaded again (its
-      checksum is recomputed, about ten seconds for a 4.5 GB archive);
+      checksum is recomputed);
     * an interrupted download leaves ``NAME.part`` in ``dest``; the next call resumes it;
     * a download with the wrong checksum is removed and raises :class:`ChecksumError`.
 

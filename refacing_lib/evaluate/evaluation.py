@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from refacing_lib.data.io import Volume, load_volume
+from refacing_lib.data.layout import Layout
 from refacing_lib.model.reface import reface_dataset, reface_volume
 from refacing_lib.slicing.datasets import SliceDataset
 from refacing_lib.slicing.slices import N_SLICES, shrink, subject_slices
@@ -287,20 +288,17 @@ def evaluate_volume(generator, original: Volume, anonymized: Volume,
                                           for k, v in versions.items()}}
 
 
-def evaluate_run(source: str, experiment: str, method: str, run: str | Path | None = None,
+def evaluate_run(folders: Layout, experiment: str, method: str, run: str | Path | None = None,
                  volume: bool = True, progress: bool = False) -> Evaluation:
     """Evaluate the trained run of one experiment, reading the course's data folders.
 
-    The dataset is ``profiles.dataset_dir(source, experiment, method)``, the generator the
-    latest checkpoint of ``run`` (default ``profiles.run_dir(...)``), the originals
-    ``<data root>/{source}`` and the anonymized volumes
-    ``profiles.anonymized_dir(source, method)``.
+    The dataset is ``folders.dataset(experiment, method)``, the generator the latest
+    checkpoint of ``run`` (default ``folders.run(experiment, method)``), the gallery and the
+    whole heads come from ``folders.originals`` and ``folders.anonymized(method)``.
 
     Parameters
     ----------
-    source : str
-        ``"synthetic"``, ``"synthetic-NAME"`` or ``"ixi"``
-        (:func:`refacing_lib.course.profiles.check_source`).
+    folders : refacing_lib.data.layout.Layout
     experiment : {"guys", "all"}
     method : {"blur", "remove"}
     run : str or Path, optional
@@ -320,18 +318,17 @@ def evaluate_run(source: str, experiment: str, method: str, run: str | Path | No
         When the dataset or the run is missing; the message names the folder and the command
         that makes it.
     """
-    from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir, run_dir
     from refacing_lib.model.training import load_generator
     from refacing_lib.slicing.datasets import open_dataset
 
-    dataset = open_dataset(dataset_dir(source, experiment, method))
-    generator = load_generator(run or run_dir(source, experiment, method))
-    gallery = gallery_profiles(dataset, data_root() / source, generator.input_shape[1],
+    dataset = open_dataset(folders.dataset(experiment, method))
+    generator = load_generator(run or folders.run(experiment, method))
+    gallery = gallery_profiles(dataset, folders.originals, generator.input_shape[1],
                                progress=progress)
     result = evaluate(dataset, generator, gallery, progress=progress)
     if volume:
-        result.volume = evaluate_first_head(result, generator, data_root() / source,
-                                            anonymized_dir(source, method))
+        result.volume = evaluate_first_head(result, generator, folders.originals,
+                                            folders.anonymized(method))
     return result
 
 

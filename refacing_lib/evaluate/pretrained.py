@@ -9,6 +9,8 @@ anonymization (``blur``, ``remove``):
   each weight's Keras path (``c7s1_conv/kernel``), and ``average_face``, the mean
   original training image per slice position (21, s, s), for the attack's baseline;
 * ``course-all-{method}-history.csv.gz``: the losses of every training step;
+* ``results/``: what :func:`evaluate_pretrained` wrote for the shipped weights
+  (``metrics.md``, the paper's figures), shown by notebook 06 (:func:`shipped_results`);
 
 and ``course.json``, the manifest: the profile (``refacing_lib/profiles/course.yaml``), the
 cohort (synthetic, its seed, size and test subjects), the commands that reproduce the files,
@@ -38,7 +40,7 @@ from refacing_lib.model import checkpoints
 
 __all__ = ["PRETRAINED_DIR", "PROFILE", "manifest", "weights_path", "load_pretrained",
            "pretrained_average_face", "score_pretrained", "export_pretrained",
-           "held_out_subjects", "prepare_test_data", "evaluate_pretrained"]
+           "held_out_subjects", "prepare_test_data", "evaluate_pretrained", "shipped_results"]
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 """Where the shipped files are."""
@@ -184,22 +186,21 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
     pathlib.Path
         The weights file.
     """
-    from refacing_lib.course.profiles import dataset_dir, load_profile, run_dir
     from refacing_lib.model.training import latest_checkpoint, load_generator, run_config
     from refacing_lib.slicing.datasets import open_dataset
 
     from .evaluation import average_face
 
-    profile = load_profile(PROFILE)
-    source, experiment = profile["data_source"], profile["experiment"]
-    run = Path(run or run_dir(source, experiment, method))
+    profile, folders = _course()
+    source, experiment = folders.source, profile["experiment"]
+    run = Path(run or folders.run(experiment, method))
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         raise FileNotFoundError(f"{run}: no checkpoint to export; train it first "
                                 f"(`refacing train --profile {PROFILE} --method {method}`)")
     progress, config = checkpoints.read(checkpoint)[1], run_config(run)
     generator = load_generator(run)
-    dataset = open_dataset(dataset_dir(source, experiment, method))
+    dataset = open_dataset(folders.dataset(experiment, method))
     tested = sorted(set(dataset.metadata.loc[dataset.metadata["split"] == "test", "name"]))
     if tested != sorted(held_out_subjects()):
         raise ValueError(f"{dataset.folder}: its test subjects differ from the {PROFILE} "
@@ -226,7 +227,9 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
                      f"refacing slices --source {source} --experiment {experiment} "
                      "--method METHOD",
                      f"refacing train --profile {PROFILE} --method METHOD",
-                     "refacing export-pretrained --methods METHOD"],
+                     "refacing export-pretrained --methods METHOD",
+                     "refacing evaluate-pretrained --out "
+                     "refacing_lib/evaluate/pretrained/results"],
         "cohort": {"source": source, "subjects": profile["synthetic_subjects"],
                    "seed": profile["seed"], "excluded": profile.get("exclude_subjects", []),
                    "experiment": experiment, "test_subjects": held_out_subjects()}})
@@ -239,11 +242,18 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
     return path
 
 
+def _course():
+    """The course profile (:data:`PROFILE`) and its folders (a Layout)."""
+    from refacing_lib.course.profiles import layout, load_profile
+
+    profile = load_profile(PROFILE)
+    return profile, layout(profile)
+
+
 def held_out_subjects() -> list[str]:
     """File names of the pretrained model's test subjects: the paper's 'all' test split of
     the course profile's synthetic cohort (never seen in training)."""
-    from refacing_lib.course.pipeline import cohort_names
-    from refacing_lib.course.profiles import load_profile
+    from refacing_lib.course.profiles import cohort_names, load_profile
     from refacing_lib.data.ixi import paper_split
 
     profile = load_profile(PROFILE)
@@ -264,27 +274,23 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     refacing_lib.slicing.datasets.SliceDataset
     """
     from refacing_lib.anonymize.files import deface_folders
-    from refacing_lib.course.profiles import anonymized_dir, data_root, dataset_dir, load_profile
     from refacing_lib.data.synthetic import make_cohort
     from refacing_lib.slicing.datasets import build_dataset, open_dataset
 
-    profile = load_profile(PROFILE)
-    source, experiment = profile["data_source"], profile["experiment"]
-    names = held_out_subjects()
-    originals = data_root() / source
+    profile, folders = _course()
+    experiment, originals, names = profile["experiment"], folders.originals, held_out_subjects()
     log(f"pretrained model: {len(names)} test subjects of the synthetic cohort (seed "
         f"{profile['seed']}) in {originals}, generated where missing")
     make_cohort(originals, subjects=int(profile["synthetic_subjects"]), seed=int(profile["seed"]),
                 rescans=True, progress=False, only=names, jobs=jobs)
-    anonymized = anonymized_dir(source, method)
     methods = dict.fromkeys([method, *manifest()["models"]])
     report = deface_folders([originals / n for n in names],
-                            {m: anonymized_dir(source, m) for m in methods}, jobs=jobs,
+                            {m: folders.anonymized(m) for m in methods}, jobs=jobs,
                             progress=False)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\nsome test subjects could not be anonymized")
-    out = dataset_dir(f"{source}-test", experiment, method)
-    build_dataset(originals, anonymized, out, experiment=experiment,
+    out = folders.root / "datasets" / f"{folders.source}-test-{experiment}-{method}"
+    build_dataset(originals, folders.anonymized(method), out, experiment=experiment,
                   spacing=profile.get("spacing", "tight"), test_only=names, progress=False,
                   log=log)
     return open_dataset(out)
@@ -311,14 +317,12 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     pathlib.Path
         ``out/metrics.md``.
     """
-    from refacing_lib.course.profiles import anonymized_dir, data_root, load_profile
-
     from .evaluation import evaluate, evaluate_first_head, gallery_profiles
     from .results import write_results
 
-    source = load_profile(PROFILE)["data_source"]
+    folders = _course()[1]
     datasets = {method: prepare_test_data(method, jobs=jobs, log=log) for method in methods}
-    kept = data_root() / "pretrained-results" / results_key(datasets)
+    kept = folders.pretrained_results / results_key(datasets)
     if (kept / "metrics.md").is_file():
         log(f"pretrained model: results of these weights and test data kept in {kept}")
     else:
@@ -328,11 +332,11 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
             size = generator.input_shape[1]
             names = tuple(dataset.metadata["name"])
             if (names, size) not in galleries:          # both methods: the same second scans
-                galleries[names, size] = gallery_profiles(dataset, data_root() / source, size)
+                galleries[names, size] = gallery_profiles(dataset, folders.originals, size)
             result = evaluate(dataset, generator, galleries[names, size],
                               pretrained_average_face(method))
-            result.volume = evaluate_first_head(result, generator, data_root() / source,
-                                                anonymized_dir(source, method))
+            result.volume = evaluate_first_head(result, generator, folders.originals,
+                                                folders.anonymized(method))
             evaluations.append(result)
             log(f"pretrained {method}: evaluated on {len(result.scores)} test slices")
         unfinished = kept.with_name(kept.name + ".partial")  # never taken for finished results
@@ -345,6 +349,19 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
                 shutil.rmtree(other, ignore_errors=True)
     shutil.copytree(kept, out, dirs_exist_ok=True)
     return Path(out) / "metrics.md"
+
+
+def shipped_results() -> Path:
+    """The results folder shipped with the weights (``results/``: ``metrics.md``,
+    ``metrics.csv``, the scores and the paper's figures), written by
+    ``refacing evaluate-pretrained --out refacing_lib/evaluate/pretrained/results``;
+    ``tests/test_pretrained.py`` measures again and compares."""
+    folder = PRETRAINED_DIR / "results"
+    if not (folder / "metrics.md").is_file():
+        raise FileNotFoundError(f"{folder / 'metrics.md'}: the pretrained model's results are "
+                                "missing; restore them with `git checkout`, or write them with "
+                                f"`refacing evaluate-pretrained --out {folder}`")
+    return folder
 
 
 #: The library whose code :func:`results_key` digests.

@@ -60,10 +60,9 @@ class TrainConfig:
         Loss weights (10, 0, 0). A supervised weight above 0 trains on paired batches.
     supervised_loss : {"mae", "mse"}
         The supervised term's distance: mean absolute error (GAN-MRI's and Pix2Pix's), or
-        mean squared error, which learns a local change such as deblurring much faster: its
-        gradient is proportional to the error, so the many pixels a refacer should leave
-        alone do not drown the few it must change (measured in
-        ``benchmarks/compare_quick_variants.py``).
+        mean squared error, whose gradient is proportional to the error, so the many pixels
+        a refacer should leave alone do not drown the few it must change
+        (``benchmarks/compare_quick_variants.py`` compares them).
     pool_size : int
         Fakes kept per domain for the discriminators (50; 0 disables the pool).
     input_skip : bool

@@ -10,7 +10,9 @@ linearly to 0 over the second half of training, as in GAN-MRI (:mod:`.schedule`)
 Randomness comes from the seed and the step number alone, a checkpoint holds every weight,
 optimizer moment, pool image and counter, and an interrupt (Ctrl-C, a notebook's stop
 button, a cluster scheduler's SIGTERM) takes effect between two steps, so a resumed run
-continues exactly as if it had never stopped.
+continues exactly as if it had never stopped: the step under way completes, is counted and
+saved in a checkpoint (before a call's first step: nothing to save). A second SIGINT stops at
+once without saving; the last checkpoint stays. Signals are handled so in the main thread only.
 
 Files of a run folder (``runs/{source}-{experiment}-{method}`` by default)::
 
@@ -24,7 +26,6 @@ Files of a run folder (``runs/{source}-{experiment}-{method}`` by default)::
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import signal
@@ -34,10 +35,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
-
 from . import checkpoints
 from .cyclegan import LOSSES, CycleGAN, TrainConfig
+from .run_log import RunLog
 
 __all__ = ["TrainConfig", "CycleGAN", "LOSSES", "TrainingDiverged", "TrainResult",
            "train", "load_generator", "run_config", "latest_checkpoint"]
@@ -127,6 +127,9 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
           log=print, on_step=None) -> TrainResult:
     """Train (or go on training) a CycleGAN on a slice dataset.
 
+    SIGINT and SIGTERM end it between two steps with a checkpoint (module docstring); the same
+    call then resumes exactly.
+
     Parameters
     ----------
     dataset : SliceDataset or str or Path
@@ -135,9 +138,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
         Folder of this run (layout in the module docstring).
     config : TrainConfig
     resume : bool
-        Go on from the latest checkpoint of ``run_dir`` if there is one (it must have the same
-        config; it may come from the other backend). False with an existing checkpoint is an
-        error: choose another folder.
+        Go on from the latest checkpoint of ``run_dir`` if there is one (same config; it may
+        come from the other backend). False with an existing checkpoint is an error.
     until_step : int, optional
         Stop (with a checkpoint) after this many steps in all; default the end of training.
     strategy : tf.distribute.Strategy, optional
@@ -147,117 +149,48 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     log : callable
         Receives one line per event (start, resume, checkpoint, end).
     on_step : callable, optional
-        Called as ``on_step(step, losses)`` after every step (``losses``: name -> float), e.g.
-        to draw a live loss plot in a notebook.
-
-    Returns
-    -------
-    TrainResult
-
-    Notes
-    -----
-    SIGINT (Ctrl-C, a notebook's interrupt) and SIGTERM (a scheduler's stop) end the training
-    after the step under way, which is completed and counted, with a checkpoint (before the
-    first step of a call: at once, nothing to save); a second SIGINT stops at once without
-    saving (the last checkpoint stays). Either way the same call resumes exactly. The signals
-    are handled so only in the main thread.
+        Called as ``on_step(step, losses)`` after every step (``losses``: name -> float).
 
     Raises
     ------
     TrainingDiverged
-        When a loss becomes NaN or infinite. Nothing is saved after that step; the last
-        checkpoint (named in the message) is kept.
+        When a loss becomes NaN or infinite; the last checkpoint (named) is kept.
     ValueError
         Bad settings, a checkpoint written with other settings, or a dataset too small.
     """
-    from tqdm.auto import tqdm
-
     from refacing_lib.slicing.datasets import open_dataset
-    from refacing_lib.slicing.pipelines import numpy_batches
 
     if isinstance(dataset, (str, Path)):
         dataset = open_dataset(dataset)
     run_dir = Path(run_dir)
-    config.check()
-    n_train = len(dataset.arrays["train", "A"])
-    steps_per_epoch = n_train // config.batch_size
-    if config.steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
-    if steps_per_epoch < 1:
-        raise ValueError(f"{dataset.folder}: {n_train} training images, fewer than one batch "
-                         f"of {config.batch_size}")
-    total = config.epochs * steps_per_epoch
+    steps_per_epoch, total = _length(dataset, config)
     until = total if until_step is None else min(int(until_step), total)
-
     with _stop_between_steps() as stop:
         _compilation_cache(run_dir)
         gan = CycleGAN(config, strategy, total_steps=total)
-        state = {"step": 0, "epoch": 0, "step_in_epoch": 0}
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is not None:
-            if not resume:
-                raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
-                                 "resume it, or choose another run folder")
-            state = checkpoints.restore(checkpoint, gan.variables, config)
-            log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
-                f"{state['epoch']} of {config.epochs} epochs done)")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
-        history = _History(run_dir / "history.csv", state["step"])
-        scalars = _ScalarWriter(run_dir / "logs", gan.backend)
-        samples = _sample_batch(dataset, config)
+        state, checkpoint = _start(gan, run_dir, resume, total, log)
         log(f"training on {gan.backend} ({config.precision}) from step {state['step']} to {until}")
-
-        step, start = state["step"], time.perf_counter()
-        interrupted = False
-        bar = tqdm(total=until, initial=step, desc="training", unit="step", disable=not progress)
+        records = RunLog(run_dir, gan, dataset, state["step"], until, progress, on_step)
+        start, interrupted = time.perf_counter(), False
         try:
-            while step < until and not stop.requested:
-                epoch, skip = state["epoch"], state["step_in_epoch"]
-                batches = numpy_batches(dataset, batch_size=config.batch_size,
-                                        image_size=config.image_size, seed=config.seed,
-                                        epoch=epoch, paired=bool(config.supervised_weight),
-                                        start=skip)
-                for _, (a, b) in zip(range(steps_per_epoch - skip), batches):
-                    lr = float(gan.schedule(step))        # the rate this step uses
-                    losses = gan.train_step(a, b, step)
-                    bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                    if bad:
-                        raise TrainingDiverged(
-                            f"loss {bad[0]} became {losses[bad[0]]} at step {step + 1} (epoch "
-                            f"{epoch + 1}); training stopped. The last good checkpoint is "
-                            f"{latest_checkpoint(run_dir) or 'none (no checkpoint yet)'}; lower "
-                            "learning_rate or check the dataset for broken images")
-                    step += 1
-                    state = {"step": step, "epoch": epoch,
-                             "step_in_epoch": state["step_in_epoch"] + 1}
-                    history.add(step, epoch + 1, losses, lr, time.perf_counter() - start)
-                    scalars.add(step, losses, lr)
-                    if on_step is not None:
-                        on_step(step, losses)
-                    bar.update()
-                    bar.set_postfix(cycle=f"{losses['cycle']:.3f}", g=f"{losses['g_total']:.2f}",
-                                    d=f"{(losses['d_A'] + losses['d_B']) / 2:.3f}")
-                    if step >= until or stop.requested:
-                        break
+            while state["step"] < until and not stop.requested:
+                _epoch(gan, dataset, state, steps_per_epoch, until, stop, records, start)
                 if state["step_in_epoch"] >= steps_per_epoch:     # the epoch is complete
-                    state = {"step": step, "epoch": epoch + 1, "step_in_epoch": 0}
-                    _save_samples(gan, samples, run_dir / "samples" / f"epoch_{epoch + 1:03d}.png",
-                                  f"epoch {epoch + 1}, step {step}")
-                    if (epoch + 1) % config.checkpoint_every == 0 or step >= total:
+                    state.update(epoch=state["epoch"] + 1, step_in_epoch=0)
+                    records.epoch_done(state["epoch"], state["step"])
+                    if state["epoch"] % config.checkpoint_every == 0 or state["step"] >= total:
                         checkpoint = _checkpoint(gan, run_dir, state, log)
-            interrupted = stop.requested and step < until
+            interrupted = stop.requested and state["step"] < until
         except KeyboardInterrupt:
             if stop.forced:         # a second Ctrl-C: the state may be inside a step
-                bar.close()
-                log(f"stopped at once at step {step}, not saved; the last checkpoint is "
-                    f"{latest_checkpoint(run_dir)}: train again to go on from there")
+                records.bar.close()
+                log(f"stopped at once at step {state['step']}, not saved; the last checkpoint "
+                    f"is {latest_checkpoint(run_dir)}: train again to go on from there")
                 raise
             interrupted = True      # raised by on_step, between two steps: the state is whole
         finally:
-            bar.close()
-            history.close()
-            scalars.close()
+            records.close()
+        step = state["step"]
         if step > 0 and (checkpoint is None or checkpoint.name != f"step_{step:07d}.npz"):
             checkpoint = _checkpoint(gan, run_dir, state, log)
     seconds = time.perf_counter() - start
@@ -267,6 +200,63 @@ def train(dataset, run_dir: str | Path, config: TrainConfig, *, resume: bool = T
     else:
         log(f"trained to step {step} of {total} in {seconds:.0f} s; last checkpoint {checkpoint}")
     return TrainResult(run_dir, gan, step, state["epoch"], total, checkpoint, interrupted, seconds)
+
+
+def _length(dataset, config: TrainConfig) -> tuple[int, int]:
+    """Steps per epoch and steps of the whole training, for a checked ``config``."""
+    config.check()
+    n_train = len(dataset.arrays["train", "A"])
+    steps_per_epoch = n_train // config.batch_size
+    if config.steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"{dataset.folder}: {n_train} training images, fewer than one batch "
+                         f"of {config.batch_size}")
+    return steps_per_epoch, config.epochs * steps_per_epoch
+
+
+def _start(gan: CycleGAN, run_dir: Path, resume: bool, total: int, log) -> tuple[dict, Path]:
+    """The state to start from (``step``, ``epoch``, ``step_in_epoch``), restored into ``gan``
+    from the latest checkpoint of ``run_dir`` if there is one, and that checkpoint (or None).
+    Writes the run's ``config.json``."""
+    state, checkpoint = {"step": 0, "epoch": 0, "step_in_epoch": 0}, latest_checkpoint(run_dir)
+    if checkpoint is not None:
+        if not resume:
+            raise ValueError(f"{run_dir} already holds a training (up to {checkpoint.name}); "
+                             "resume it, or choose another run folder")
+        state = checkpoints.restore(checkpoint, gan.variables, gan.config)
+        log(f"resumed from {checkpoint} (step {state['step']} of {total}, "
+            f"{state['epoch']} of {gan.config.epochs} epochs done)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(gan.config), indent=1))
+    return dict(state), checkpoint
+
+
+def _epoch(gan: CycleGAN, dataset, state: dict, steps_per_epoch: int, until: int, stop,
+           records: RunLog, start: float) -> None:
+    """Train the epoch ``state`` is in, from where it stands, until the epoch ends, step
+    ``until`` or a stop request; ``state`` is updated (in place) after every step."""
+    from refacing_lib.slicing.pipelines import numpy_batches
+
+    config, epoch, skip = gan.config, state["epoch"], state["step_in_epoch"]
+    batches = numpy_batches(dataset, batch_size=config.batch_size, image_size=config.image_size,
+                            seed=config.seed, epoch=epoch, paired=bool(config.supervised_weight),
+                            start=skip)
+    for _, (a, b) in zip(range(steps_per_epoch - skip), batches):
+        step = state["step"]
+        lr = float(gan.schedule(step))        # the rate this step uses
+        losses = gan.train_step(a, b, step)
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"loss {bad[0]} became {losses[bad[0]]} at step {step + 1} (epoch {epoch + 1}); "
+                f"training stopped. The last good checkpoint is "
+                f"{latest_checkpoint(records.run_dir) or 'none (no checkpoint yet)'}; lower "
+                "learning_rate or check the dataset for broken images")
+        state.update(step=step + 1, step_in_epoch=state["step_in_epoch"] + 1)
+        records.step(step + 1, epoch + 1, losses, lr, time.perf_counter() - start)
+        if step + 1 >= until or stop.requested:
+            return
 
 
 def _compilation_cache(run_dir: Path) -> None:
@@ -324,100 +314,6 @@ def _checkpoint(gan: CycleGAN, run_dir: Path, state: dict, log) -> Path:
     for old in sorted((run_dir / "checkpoints").glob("step_*.npz"))[:-_KEEP_CHECKPOINTS]:
         old.unlink()
     return path
-
-
-class _ScalarWriter:
-    """TensorBoard scalars of every step: through tensorboardX where it is installed (no
-    TensorFlow needed), else through TensorFlow's writer on the TensorFlow backend, else none
-    (history.csv has the same numbers)."""
-
-    def __init__(self, folder: Path, backend: str):
-        self.writer = self.tf = None
-        try:
-            from tensorboardX import SummaryWriter
-
-            self.writer = SummaryWriter(str(folder))
-        except ImportError:
-            if backend == "tensorflow":
-                import tensorflow as tf
-
-                self.tf, self.writer = tf, tf.summary.create_file_writer(str(folder))
-
-    def add(self, step: int, losses: dict, lr: float) -> None:
-        """Log the losses and the learning rate of step ``step`` (1-based)."""
-        values = {**{f"loss/{k}": v for k, v in losses.items()}, "learning_rate": lr}
-        if self.tf is not None:
-            with self.writer.as_default(step=step):
-                for name, value in values.items():
-                    self.tf.summary.scalar(name, value)
-        elif self.writer is not None:
-            for name, value in values.items():
-                self.writer.add_scalar(name, value, step)
-
-    def close(self) -> None:
-        """Flush and close the event file."""
-        if self.writer is not None:
-            self.writer.close()
-
-
-class _History:
-    """history.csv, one row per step; rows after ``step`` (beyond a checkpoint) are dropped."""
-
-    def __init__(self, path: Path, step: int):
-        rows = []
-        if path.exists() and step > 0:
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-        self.columns = ["step", "epoch", *LOSSES, "learning_rate", "seconds"]
-        self.file = open(path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, self.columns)
-        self.writer.writeheader()
-        self.writer.writerows(rows)
-        self.offset = float(rows[-1]["seconds"]) if rows else 0.0
-
-    def add(self, step, epoch, losses, lr, seconds):
-        self.writer.writerow({"step": step, "epoch": epoch,
-                              **{k: f"{v:.6g}" for k, v in losses.items()},
-                              "learning_rate": f"{lr:.6g}",
-                              "seconds": f"{self.offset + seconds:.2f}"})
-        self.file.flush()
-
-    def close(self):
-        self.file.close()
-
-
-def _sample_batch(dataset, config):
-    """The first ``config.samples`` test pairs at the training size (fixed across epochs)."""
-    from refacing_lib.slicing.pipelines import numpy_batches
-
-    n = min(config.samples, len(dataset.arrays["test", "A"]))
-    if n == 0:
-        return None
-    return next(numpy_batches(dataset, "test", batch_size=n, image_size=config.image_size,
-                              paired=True, shuffle=False))
-
-
-def _save_samples(gan: CycleGAN, samples, path: Path, title: str) -> None:
-    """A grid: anonymized test slices, their refacing by G_AB, the originals."""
-    if samples is None:
-        return
-    from matplotlib.figure import Figure
-
-    a, b = samples
-    refaced = np.asarray(gan.g_ab(a, training=False))
-    fig = Figure(figsize=(2.2 * len(a), 6.9), layout="constrained")
-    axes = fig.subplots(3, len(a), squeeze=False)
-    for row, (label, images) in enumerate((("anonymized (A)", a), ("refaced G_AB(A)", refaced),
-                                           ("original (B)", b))):
-        for col in range(len(a)):
-            ax = axes[row, col]
-            ax.imshow(images[col, ..., 0], cmap="gray", vmin=-1, vmax=1)
-            ax.set_axis_off()
-            if col == 0:
-                ax.set_title(label, fontsize=9, loc="left")
-    fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
 
 
 def load_generator(run_dir: str | Path, direction: str = "AB"):

@@ -149,8 +149,8 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
     Returns
     -------
     pathlib.Path
-        ``out``. If it already holds this dataset (same settings, same input file names and
-        sizes) it is returned as it is.
+        ``out``; returned as it is if it holds this dataset (same settings, input names and
+        sizes: a subject's inputs count as unchanged while both file sizes are).
 
     Raises
     ------
@@ -161,6 +161,44 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
         file. Subjects finished before it are kept in ``out.part`` and not redone next time.
     """
     originals, anonymized, out = Path(originals), Path(anonymized), Path(out)
+    plan = _plan(originals, anonymized, experiment, test_only)
+    names = list(dict.fromkeys(plan["name"]))
+    settings = {"format": _FORMAT, "experiment": experiment, "spacing": spacing,
+                "midplane": midplane, "size": size, "n_slices": N_SLICES, "subjects": names,
+                **({"test_only": True} if test_only is not None else {})}
+    inputs = {name: [(originals / name).stat().st_size, (anonymized / name).stat().st_size]
+              for name in names}
+    done_info = _read_json(out / "dataset.json")
+    if done_info is not None:
+        old = {**done_info.get("settings", {}), "inputs": done_info.get("inputs")}
+        difference = _difference(old, {**settings, "inputs": inputs})
+        if not difference:
+            log(f"{out}: up to date ({_describe(done_info)})")
+            return out
+        if not overwrite:
+            raise ValueError(f"{out} holds a dataset built with other settings or inputs "
+                             f"({difference}); delete it, choose another folder, or pass "
+                             "overwrite=True (--overwrite)")
+    part = out.with_name(out.name + ".part")
+    state = _read_json(part / "progress.json")
+    if state is None or state.get("settings") != settings:
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        state = {"settings": settings, "subjects": {}}
+    state["subjects"] = {name: done for name, done in state["subjects"].items()
+                         if done["inputs"] == inputs[name]}
+    _slice_subjects(originals, anonymized, part, plan, state, inputs, progress)
+    info = _finish(part, plan, state, inputs)
+    if out.exists():
+        shutil.rmtree(out)
+    part.rename(out)
+    log(f"{out}: written ({_describe(info)})")
+    return out
+
+
+def _plan(originals: Path, anonymized: Path, experiment: str, test_only) -> pd.DataFrame:
+    """:func:`dataset_plan` of the volumes of ``originals`` (or of ``test_only``), after
+    checking that each has an anonymized version (FileNotFoundError naming what is missing)."""
     sources = find_nifti([originals])
     if not anonymized.is_dir():
         raise FileNotFoundError(f"{anonymized}: no such folder of anonymized volumes; write it "
@@ -182,71 +220,56 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
             f"{len(missing)} of {len(names)} volumes have no anonymized version in "
             f"{anonymized} (first: {missing[:3]}); run `refacing deface --method ... "
             f"{originals} --out {anonymized}`")
-    settings = {"format": _FORMAT, "experiment": experiment, "spacing": spacing,
-                "midplane": midplane, "size": size, "n_slices": N_SLICES, "subjects": names,
-                **({"test_only": True} if test_only is not None else {})}
-    # a subject's inputs count as unchanged while both file sizes are
-    inputs = {name: [(originals / name).stat().st_size, (anonymized / name).stat().st_size]
-              for name in names}
-    done_info = _read_json(out / "dataset.json")
-    if done_info is not None:
-        old = {**done_info.get("settings", {}), "inputs": done_info.get("inputs")}
-        difference = _difference(old, {**settings, "inputs": inputs})
-        if not difference:
-            log(f"{out}: up to date ({_describe(done_info)})")
-            return out
-        if not overwrite:
-            raise ValueError(f"{out} holds a dataset built with other settings or inputs "
-                             f"({difference}); delete it, choose another folder, or pass "
-                             "overwrite=True (--overwrite)")
+    return plan
 
-    part = out.with_name(out.name + ".part")
-    state = _read_json(part / "progress.json")
-    if state is None or state.get("settings") != settings:
-        shutil.rmtree(part, ignore_errors=True)
-        part.mkdir(parents=True)
-        state = {"settings": settings, "subjects": {}}
-    state["subjects"] = {name: done for name, done in state["subjects"].items()
-                         if done["inputs"] == inputs[name]}
-    counts = plan["split"].value_counts()
+
+def _slice_subjects(originals: Path, anonymized: Path, part: Path, plan: pd.DataFrame,
+                    state: dict, inputs: dict, progress: bool) -> None:
+    """Slice every subject of ``plan`` not yet in ``state["subjects"]`` into the arrays of the
+    unfinished dataset ``part``, recording each in ``part/progress.json`` once written."""
+    from tqdm.auto import tqdm
+
+    settings = state["settings"]
+    counts, size = plan["split"].value_counts(), settings["size"]
     arrays = {}
     for split_name in SPLITS:
         for domain in DOMAINS:
             path = part / f"{split_name}_{domain}.npy"
-            mode = "r+" if path.exists() else "w+"
             arrays[split_name, domain] = np.lib.format.open_memmap(
-                path, mode=mode, dtype=np.uint16,
+                path, mode="r+" if path.exists() else "w+", dtype=np.uint16,
                 shape=(int(counts.get(split_name, 0)), size, size))
-
-    from tqdm.auto import tqdm
-
     subjects = plan.drop_duplicates("name")          # each subject's first slice
     todo = [(name, split_name, int(first)) for name, split_name, first
             in zip(subjects["name"], subjects["split"], subjects["index"])
             if name not in state["subjects"]]
-    for name, split_name, first in tqdm(todo, desc=f"slices ({experiment})", unit="subject",
-                                         disable=not progress):
+    for name, split_name, first in tqdm(todo, desc=f"slices ({settings['experiment']})",
+                                         unit="subject", disable=not progress):
         original = load_volume(originals / name)
         result = subject_slices(original, {"A": load_volume(anonymized / name)},
-                                spacing=spacing, midplane=midplane, size=size)
+                                spacing=settings["spacing"], midplane=settings["midplane"],
+                                size=size)
         rows = slice(first, first + N_SLICES)
         arrays[split_name, "A"][rows] = encode(result["A"])
         arrays[split_name, "B"][rows] = encode(result["original"])
         for array in arrays.values():
             array.flush()
         state["subjects"][name] = {"inputs": inputs[name], "slices": result["indices"].tolist(),
-                                       "offsets_mm": np.round(result["offsets_mm"], 4).tolist(),
-                                       "scale": result["scale"]}
+                                   "offsets_mm": np.round(result["offsets_mm"], 4).tolist(),
+                                   "scale": result["scale"]}
         _write_json(part / "progress.json", state)
-    del arrays
 
+
+def _finish(part: Path, plan: pd.DataFrame, state: dict, inputs: dict) -> dict:
+    """Write ``metadata.csv`` and ``dataset.json`` (returned) of the fully sliced ``part`` and
+    remove its ``progress.json``."""
+    counts, subjects = plan["split"].value_counts(), plan.drop_duplicates("name")
     metadata = plan.drop(columns="slot").copy()
     per_subject = [state["subjects"][name] for name in plan["name"]]
     metadata["slice"] = [s["slices"][k] for s, k in zip(per_subject, plan["slot"])]
     metadata["offset_mm"] = [s["offsets_mm"][k] for s, k in zip(per_subject, plan["slot"])]
     metadata["scale"] = [s["scale"] for s in per_subject]
     metadata.to_csv(part / "metadata.csv", index=False)
-    info = {"settings": settings, "inputs": inputs, "domains": DOMAINS,
+    info = {"settings": state["settings"], "inputs": inputs, "domains": DOMAINS,
             "encoding": {"dtype": "uint16", "decode": "x = u / 32767.5 - 1"},
             "counts": {s: {"images": int(counts.get(s, 0)),
                            "subjects": int(subjects["split"].eq(s).sum())} for s in SPLITS},
@@ -256,11 +279,7 @@ def build_dataset(originals: str | Path, anonymized: str | Path, out: str | Path
     (part / "progress.json").unlink()
     info["bytes"] = sum(p.stat().st_size for p in part.iterdir())
     _write_json(part / "dataset.json", info)
-    if out.exists():
-        shutil.rmtree(out)
-    part.rename(out)
-    log(f"{out}: written ({_describe(info)})")
-    return out
+    return info
 
 
 @dataclass(frozen=True)

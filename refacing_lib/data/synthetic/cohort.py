@@ -11,11 +11,12 @@ import json
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from refacing_lib.batch import written
+from refacing_lib.batch import run_batch, written
 from refacing_lib.data.io import save_volume
 
 from .placement import grid, head_to_scanner
@@ -237,25 +238,24 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
             raise ValueError(f"not in the first {subjects} subjects of the cohort of seed "
                              f"{seed}: {', '.join(unknown)}")
         entries = [entry for entry in entries if entry["name"] in wanted]
-    tasks = [(out_dir, entry, f"[{k + 1}/{len(entries)}]", seed, rescans, shape, progress)
-             for k, entry in enumerate(entries)]
-    if jobs > 1 and len(tasks) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # "spawn": a fork of a process that runs TensorFlow's threads (a notebook) can hang
-        with ProcessPoolExecutor(min(jobs, len(tasks)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_make_subject, *zip(*tasks)))
-    else:
-        for task in tasks:
-            _make_subject(*task)
-    return [out_dir / entry["name"] for entry in entries]
+    labels = {entry["name"]: (entry, f"[{k + 1}/{len(entries)}]")
+              for k, entry in enumerate(entries)}
+    write = partial(_make_subject, labels=labels, seed=seed, rescans=rescans, shape=shape,
+                    progress=progress)
+    images = [out_dir / entry["name"] for entry in entries]
+    report = run_batch(write, [(image, image) for image in images], workers=jobs,
+                       is_done=lambda image: False, progress=False)
+    if not report.ok:
+        raise RuntimeError(f"synthetic cohort {out_dir}: {report.summary()}")
+    return images
 
 
-def _make_subject(out_dir: Path, entry: dict, label: str, seed: int, rescans: bool, shape,
+def _make_subject(image: Path, output: Path, *, labels: dict, seed: int, rescans: bool, shape,
                   progress: bool) -> None:
-    """Write one subject of :func:`make_cohort` (and its rescan) where not complete."""
+    """Write the subject of :func:`make_cohort` whose image is ``image`` (and its rescan) where
+    not complete; ``labels``: file name -> (cohort entry, progress label); ``output`` is
+    ``image`` (the form of :func:`~refacing_lib.batch.run_batch`)."""
+    out_dir, (entry, label) = image.parent, labels[image.name]
     folders = [(out_dir, False)] + ([(out_dir / "rescans", True)] if rescans else [])
     missing = [(f, r) for f, r in folders if not _complete(f, entry)]
     if not missing:
