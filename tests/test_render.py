@@ -1,0 +1,92 @@
+"""The render attack (refacing_lib.evaluate.render): skin renders of heads, dlib's face
+detector, landmarks and descriptor, and identification from descriptors."""
+
+import numpy as np
+import pytest
+from skimage import data as images
+
+from refacing_lib.data.io import Volume, load_volume
+from refacing_lib.evaluate.render import (
+    FaceRecognizer,
+    descriptor_distances,
+    render_identification,
+    render_skin,
+)
+
+#: Where the astronaut's face lies in skimage's photograph (left, top, right, bottom), by eye.
+ASTRONAUT_FACE = (160, 60, 270, 175)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return FaceRecognizer()
+
+
+def test_a_face_photograph_is_found_described_and_recognised(recognizer):
+    photo = images.astronaut()
+    face = recognizer.find(photo)
+    left, top, right, bottom = face.box
+    assert ASTRONAUT_FACE[0] <= left < right <= ASTRONAUT_FACE[2]
+    assert ASTRONAUT_FACE[1] <= top < bottom <= ASTRONAUT_FACE[3]
+    assert face.confidence > 0.5 and face.descriptor.shape == (128,)
+    # the 5 landmarks (eye corners, nose base) lie inside the box
+    assert face.landmarks.shape == (5, 2)
+    assert ((face.landmarks >= (left, top)) & (face.landmarks <= (right, bottom))).all()
+    # the same person mirrored, in grey and moved: within dlib's 0.6 of each other
+    for other in (photo[:, ::-1], np.round(photo.mean(axis=2)).astype(np.uint8),
+                  np.roll(photo, (40, -30), axis=(0, 1))):
+        again = recognizer.find(other)
+        assert np.linalg.norm(again.descriptor - face.descriptor) < 0.6
+    assert recognizer.find(images.chelsea()) is None          # a cat
+    assert recognizer.find(np.zeros((200, 200), np.uint8)) is None
+
+
+def test_a_head_is_rendered_from_the_front(synth_small_cohort):
+    _, paths = synth_small_cohort
+    head = load_volume(paths[0])
+    front = render_skin(head, size=120)
+    assert front.shape == (120, 120) and front.dtype == np.uint8
+    assert front[0, 0] == front[-1, -1] == 0 and front[60, 60] > 0      # air around the head
+    rows, cols = np.nonzero(front)
+    assert abs(cols.mean() - 59.5) < 6                                   # centred
+    # a head is nearly symmetric: its render and its mirror image agree, a turned one less
+    turned = render_skin(head, yaw_deg=30, size=120)
+    assert _mirror_match(front) > 0.9 > _mirror_match(turned)
+    # turning one way is the mirror image of turning the other way
+    other = render_skin(head, yaw_deg=-30, size=120)
+    assert np.corrcoef(other[:, ::-1].ravel(), turned.ravel())[0, 1] > 0.8
+    # the renderer reads the volume's orientation: flipped arrays with a flipped affine
+    flip = np.diag([-1.0, 1, 1, 1])
+    flip[0, 3] = head.shape[0] - 1
+    mirrored = Volume(head.data[::-1].copy(), head.affine @ flip, head.zooms)
+    again = render_skin(mirrored, size=120).astype(int)
+    assert np.mean(np.abs(again - front) > 2) < 0.005       # but a few pixels of the outline
+
+
+def _mirror_match(image):
+    return float(np.corrcoef(image.ravel(), image[:, ::-1].ravel())[0, 1])
+
+
+def test_an_empty_volume_is_refused_with_its_name(tmp_path):
+    volume = Volume(np.zeros((20, 20, 20), np.float32), np.eye(4), (1.0, 1.0, 1.0),
+                    tmp_path / "empty.nii.gz")
+    with pytest.raises(ValueError, match="empty.nii.gz: nothing above the skin level"):
+        render_skin(volume)
+
+
+def test_identification_from_descriptors_and_missing_faces():
+    rng = np.random.default_rng(0)
+    gallery = list(rng.normal(size=(6, 128)))
+    probes = [g + 0.01 * rng.normal(size=128) for g in gallery]
+    assert render_identification(probes, gallery)["top-1"] == 1.0
+    probes[2] = probes[4] = None                      # no face found: a guess among six
+    result = render_identification(probes, gallery)
+    assert result["faces found"] == pytest.approx(4 / 6)
+    assert result["top-1"] == pytest.approx((4 + 2 / 6) / 6)
+    assert result["top-5"] == pytest.approx((4 + 2 * 5 / 6) / 6)
+    assert result["top-1 chance"] == pytest.approx(1 / 6)
+    assert 0 < result["top-1 95% low"] < result["top-1"] < result["top-1 95% high"] <= 1
+    distances = descriptor_distances(probes, gallery)
+    assert np.isinf(distances[2]).all() and np.isfinite(distances[0]).all()
+    with pytest.raises(ValueError, match="as many probes as gallery subjects"):
+        render_identification(probes[:3], gallery)
