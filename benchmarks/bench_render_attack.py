@@ -1,7 +1,8 @@
 """The render attack on a synthetic cohort with rescans: how often dlib finds a face in the
 skin renders, and how often a rescan is identified among the originals (rank 1 and 5).
 
-    python benchmarks/bench_render_attack.py --subjects 20 --seed 7
+    python benchmarks/bench_render_attack.py --subjects 20 --seed 7    # human faces
+    python benchmarks/bench_render_attack.py --subjects 20 --faces block
     python benchmarks/bench_render_attack.py --folder data/synthetic   # a cohort with rescans/
 
 It prints the figures and the seconds per head (render and recognition).
@@ -25,13 +26,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="cohort seed (the course uses 0, 1)")
     parser.add_argument("--folder", type=Path, help="an existing cohort with rescans/ instead")
     parser.add_argument("--yaws", type=float, nargs="+", default=list(YAWS))
+    parser.add_argument("--faces", choices=("block", "human"), default="human")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder
         if folder is None:
             folder = Path(tmp)
             make_cohort(folder, subjects=args.subjects, seed=args.seed, rescans=True,
-                        progress=False, jobs=2)
+                        progress=False, jobs=2, faces=args.faces)
         names = sorted(p.name for p in folder.glob("IXI*.nii.gz")
                        if (folder / "rescans" / p.name).is_file())
         recognizer, start = FaceRecognizer(), time.perf_counter()
@@ -42,8 +44,8 @@ def main() -> None:
              / (len(names) * len(args.yaws)) for scan in faces}
     result = render_identification([d for d, _ in faces["rescans"]],
                                    [d for d, _ in faces["."]])
-    print(f"{len(names)} subjects ({folder if args.folder else f'seed {args.seed}'}), yaws "
-          f"{args.yaws}, {seconds:.1f} s per head\n")
+    source = folder if args.folder else f"seed {args.seed}, {args.faces} faces"
+    print(f"{len(names)} subjects ({source}), yaws {args.yaws}, {seconds:.1f} s per head\n")
     print("| renders with a face: originals | rescans | rescans top-1 (95% interval) | "
           "top-5 | chance top-1 |")
     print("|---|---|---|---|---|")

@@ -157,11 +157,27 @@ def imported_modules(files) -> dict[str, list[str]]:
     return found
 
 
+def _installed_modules() -> dict[str, list[str]]:
+    """``packages_distributions()``, plus the packages a distribution installs without naming
+    them in its ``top_level.txt`` (dlib-bin names only its extension, ``_dlib_pybind11``, not
+    ``dlib/``): top-level folders with an ``__init__.py`` in its file list."""
+    from importlib.metadata import distributions
+
+    found = {k: list(v) for k, v in packages_distributions().items()}
+    for dist in distributions():
+        for path in dist.files or []:
+            if len(path.parts) == 2 and path.parts[1] == "__init__.py":
+                names = found.setdefault(path.parts[0], [])
+                if dist.metadata["Name"] not in names:
+                    names.append(dist.metadata["Name"])
+    return found
+
+
 def undeclared_imports(files, declared: set[str], distributions=None) -> list[str]:
     """Third-party imports in ``files`` whose distribution (``packages_distributions``:
     ``yaml`` -> PyYAML, ``skimage`` -> scikit-image) is not in ``declared``."""
     if distributions is None:
-        distributions = packages_distributions()
+        distributions = _installed_modules()
     problems = []
     for module, where in sorted(imported_modules(files).items()):
         if module in OWN_PACKAGES:

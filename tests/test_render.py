@@ -1,5 +1,6 @@
 """The render attack (refacing_lib.evaluate.render): skin renders of heads, dlib's face
-detector, landmarks and descriptor, and identification from descriptors."""
+detector, landmarks and descriptor, and identification from descriptors; and the synthetic
+heads' human faces (refacing_lib.data.synthetic, faces="human"), which it recognises."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from refacing_lib.data.io import Volume, load_volume
 from refacing_lib.evaluate.render import (
     FaceRecognizer,
     descriptor_distances,
+    head_face,
     render_identification,
     render_skin,
 )
@@ -90,3 +92,48 @@ def test_identification_from_descriptors_and_missing_faces():
     assert np.isinf(distances[2]).all() and np.isfinite(distances[0]).all()
     with pytest.raises(ValueError, match="as many probes as gallery subjects"):
         render_identification(probes[:3], gallery)
+
+
+def test_face_kinds_are_checked_and_recorded(tmp_path):
+    from refacing_lib.data.synthetic import make_cohort, sample_subject
+    from refacing_lib.data.synthetic.face import Face
+
+    params = sample_subject(0, "Guys")
+    block, human = Face(params), Face(params, "human")
+    X, Z = np.meshgrid(np.linspace(-60, 60, 25), np.linspace(-120, 40, 33))
+    assert not block.relief(X, Z).any()
+    # the eyes sink under the brows, the lips end at the mouth's corners
+    assert human.surface_y(human.ehs, human.z_e + 14) - human.surface_y(human.ehs, human.z_e) > 3
+    assert block.surface_y(0, human.z_ls) - human.surface_y(0, human.z_ls) < 0.5
+    assert block.surface_y(40, human.z_ls) - human.surface_y(40, human.z_ls) > 2
+    with pytest.raises(ValueError, match="faces must be one of .*'alien'"):
+        Face(params, "alien")
+    shape = (40, 64, 64)
+    (path,) = make_cohort(tmp_path, subjects=1, progress=False, shape=shape, faces="human")
+    described = tmp_path / "truth" / path.name.replace(".nii.gz", ".json")
+    assert '"faces": "human"' in described.read_text()
+    before = load_volume(path).data
+    make_cohort(tmp_path, subjects=1, progress=False, shape=shape)     # written again, block
+    assert '"faces"' not in described.read_text()
+    assert not np.array_equal(load_volume(path).data, before)
+
+
+@pytest.mark.slow
+def test_human_faces_are_recognised_and_block_faces_are_not(tmp_path, recognizer):
+    """Six full-size heads of a seed the course does not use, with rescans: the render attack
+    finds every human face and identifies every rescan; the same heads with block faces show
+    it no face."""
+    from refacing_lib.data.synthetic import make_cohort
+
+    def faces(folder, kind, rescans):
+        make_cohort(folder, subjects=6, seed=5, rescans=rescans, progress=False, faces=kind)
+        scans = [folder, folder / "rescans"] if rescans else [folder]
+        return [[head_face(load_volume(p), recognizer) for p in sorted(scan.glob("IXI*.nii.gz"))]
+                for scan in scans]
+
+    originals, rescans = faces(tmp_path / "human", "human", rescans=True)
+    views = [found for _, views in originals + rescans for found in views]
+    assert sum(f is not None for f in views) >= 0.9 * len(views)          # 3 yaws per head
+    assert render_identification([d for d, _ in rescans], [d for d, _ in originals])["top-1"] == 1
+    (block,) = faces(tmp_path / "block", "block", rescans=False)
+    assert sum(f is not None for _, views in block for f in views) <= 2

@@ -27,7 +27,7 @@ def _synth(args: argparse.Namespace) -> None:
 
     out = args.out or data_root() / "synthetic"
     paths = make_cohort(out, subjects=args.subjects, seed=args.seed, rescans=args.rescans,
-                        jobs=args.jobs)
+                        jobs=args.jobs, faces=args.faces)
     print(f"{len(paths)} synthetic subjects in {out} (ground truth in {Path(out) / 'truth'})")
 
 
@@ -207,6 +207,9 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     p.add_argument("--rescans", action="store_true", help="also write a rescan of every subject")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes")
+    p.add_argument("--faces", choices=("block", "human"), default="block",
+                   help="human: eyes, lids, brows, cheekbones, alae and a mouth, which face "
+                        "detectors find (the course's cohorts keep block faces for now)")
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("fetch-ixi", help="download and unpack IXI-T1.tar and IXI.xls")

@@ -11,7 +11,10 @@ heads that look like IXI T1 volumes to the code that reads them:
   folded cortex, corpus callosum, ventricles, cerebellum with arbor vitae, brainstem and cord,
   eyes, nose with nasal cavity and septum, lips, teeth, tongue, mandible, cervical spine, airway;
 * at least 15 independent face-shape parameters per subject, so that faces differ and a rescan of
-  the same subject (same parameters, new noise, slightly different pose) can be re-identified.
+  the same subject (same parameters, new noise, slightly different pose) can be re-identified;
+* two kinds of face (``faces`` of :func:`synthesize` and :func:`make_cohort`): ``"block"``, a
+  smooth height field (the course's cohorts so far), and ``"human"``, with eye sockets, lids,
+  brows, cheekbones, alae and a mouth (:meth:`.face.Face.relief`), which face detectors find.
 
 Ground truth (``brain``, ``face`` and ``head`` masks, and a JSON file with every parameter and the
 pose) is a by-product of the same geometry; it is never needed to make the image.
@@ -45,6 +48,7 @@ Example
 """
 
 from .cohort import GENERATOR_VERSION, cohort_entries, cohort_subject, make_cohort, site_for_index
+from .face import FACES
 from .placement import head_to_scanner
 from .render import label_map, synthesize
 from .subject import (
@@ -76,6 +80,7 @@ __all__ = [
     "FACE_SPEC",
     "HEAD_SPEC",
     "GENERATOR_VERSION",
+    "FACES",
     "SubjectParams",
     "Pose",
     "sample_subject",

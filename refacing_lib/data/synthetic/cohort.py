@@ -8,7 +8,6 @@ seed sequences of ``(s, i)`` only.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict
 from functools import partial
@@ -124,14 +123,20 @@ def _truth_paths(folder: Path, stem: str) -> dict[str, Path]:
             "head": t / f"{stem}_head.nii.gz", "json": t / f"{stem}.json"}
 
 
-def _complete(folder: Path, entry: dict) -> bool:
-    """Whether the image of cohort ``entry`` and all its ground-truth files are in ``folder``."""
-    paths = [folder / entry["name"], *_truth_paths(folder, entry["stem"]).values()]
-    return all(p.is_file() for p in paths)
+def _complete(folder: Path, entry: dict, faces: str) -> bool:
+    """Whether the image of cohort ``entry`` and all its ground-truth files are in ``folder``,
+    made with this kind of face."""
+    paths = _truth_paths(folder, entry["stem"])
+    if not all(p.is_file() for p in [folder / entry["name"], *paths.values()]):
+        return False
+    try:
+        return json.loads(paths["json"].read_text()).get("faces", "block") == faces
+    except ValueError:          # an unreadable description: write the subject again
+        return False
 
 
 def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, scan_seed: int,
-                seed: int, rescan: bool, shape) -> dict[str, float]:
+                seed: int, rescan: bool, shape, faces: str) -> dict[str, float]:
     """Synthesize one scan and write its image, masks and JSON into ``folder``.
 
     Each file is written under a temporary name and renamed when complete, so an interrupted
@@ -150,6 +155,8 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
         Whether this is the rescan (recorded in the JSON).
     shape : tuple of 3 ints or None
         RAS array shape (None: the site's IXI shape).
+    faces : {"block", "human"}
+        As for :func:`~.render.synthesize` (recorded in the JSON unless ``"block"``).
 
     Returns
     -------
@@ -157,7 +164,7 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
         Seconds spent generating (``generate_s``) and writing (``write_s``).
     """
     t0 = time.perf_counter()
-    image, truth, affine = synthesize(params, scan_seed, pose, shape)
+    image, truth, affine = synthesize(params, scan_seed, pose, shape, faces)
     t1 = time.perf_counter()
     paths = _truth_paths(folder, entry["stem"])
     paths["truth_dir"] = paths["json"].parent
@@ -186,6 +193,7 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
         "ras_shape": list(shape_used),
         "ras_zooms": list(zooms),
         "storage_orientation": STORAGE_ORIENTATION,
+        **({} if faces == "block" else {"faces": faces}),
         "masks": {"brain": "brain parenchyma incl. ventricles, down to the foramen magnum",
                   "face": "facial soft tissue, cartilage and eyes a defacer should remove",
                   "head": "everything inside the skin, cavities filled"},
@@ -196,7 +204,8 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
 
 
 def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = False,
-                progress: bool = True, shape=None, only=None, jobs: int = 1) -> list[Path]:
+                progress: bool = True, shape=None, only=None, jobs: int = 1,
+                faces: str = "block") -> list[Path]:
     """Write a synthetic IXI-like cohort (resumable: existing complete files are skipped).
 
     Parameters
@@ -222,6 +231,9 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
         of a model trained on the others); each is the same as in the whole cohort.
     jobs : int
         Processes writing subjects at the same time (the files do not depend on it).
+    faces : {"block", "human"}
+        The kind of face (:func:`~.render.synthesize`); a subject written with the other kind
+        is written again.
 
     Returns
     -------
@@ -241,7 +253,7 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
     labels = {entry["name"]: (entry, f"[{k + 1}/{len(entries)}]")
               for k, entry in enumerate(entries)}
     write = partial(_make_subject, labels=labels, seed=seed, rescans=rescans, shape=shape,
-                    progress=progress)
+                    progress=progress, faces=faces)
     images = [out_dir / entry["name"] for entry in entries]
     report = run_batch(write, [(image, image) for image in images], workers=jobs,
                        is_done=lambda image: False, progress=False)
@@ -251,13 +263,13 @@ def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = Fals
 
 
 def _make_subject(image: Path, output: Path, *, labels: dict, seed: int, rescans: bool, shape,
-                  progress: bool) -> None:
+                  progress: bool, faces: str) -> None:
     """Write the subject of :func:`make_cohort` whose image is ``image`` (and its rescan) where
     not complete; ``labels``: file name -> (cohort entry, progress label); ``output`` is
     ``image`` (the form of :func:`~refacing_lib.batch.run_batch`)."""
     out_dir, (entry, label) = image.parent, labels[image.name]
     folders = [(out_dir, False)] + ([(out_dir / "rescans", True)] if rescans else [])
-    missing = [(f, r) for f, r in folders if not _complete(f, entry)]
+    missing = [(f, r) for f, r in folders if not _complete(f, entry, faces)]
     if not missing:
         if progress:
             print(f"{label} {entry['name']}: exists, skipped", flush=True)
@@ -266,7 +278,7 @@ def _make_subject(image: Path, output: Path, *, labels: dict, seed: int, rescans
     for folder, is_rescan in missing:
         pose, scan_seed = second if is_rescan else first
         folder.mkdir(parents=True, exist_ok=True)
-        tm = _write_scan(folder, entry, params, pose, scan_seed, seed, is_rescan, shape)
+        tm = _write_scan(folder, entry, params, pose, scan_seed, seed, is_rescan, shape, faces)
         if progress:
             where = "rescans/" if is_rescan else ""
             print(f"{label} {where}{entry['name']}: generated in {tm['generate_s']:.1f} s, "

@@ -16,6 +16,9 @@ from .anatomy import Z_NASION
 from .geometry import smoothstep
 from .subject import SubjectParams
 
+#: The kinds of face a synthetic head can have (:class:`Face`).
+FACES = ("block", "human")
+
 #: Canonical levels z (mm) at which the face's tables are sampled: from the neck to above the
 #: skull, every 0.25 mm.
 Z_GRID = np.arange(-240.0, 80.0, 0.25)
@@ -66,10 +69,17 @@ class Face:
     - curvature(z) * x**2`` (:meth:`surface_y`), cut off laterally at ``half_width(z)``. The
     tables are sampled on :data:`Z_GRID`; :meth:`table` interpolates them.
 
+    With ``faces="human"`` a relief (:meth:`relief`) is added to that height field: eye
+    sockets with the eyes, their lids and fissures, brows, cheekbones, the alae of the nose,
+    nasolabial folds, and lips and a mouth line only as wide as the mouth. Without it
+    (``"block"``) the face is the height field alone, which no face detector takes for a face.
+
     Parameters
     ----------
     p : SubjectParams
         The subject (its face-shape parameters).
+    faces : {"block", "human"}
+        Without or with the relief.
 
     Attributes
     ----------
@@ -91,7 +101,8 @@ class Face:
         Half the interpupillary distance, anterior position and level of the eyes' centres.
     """
 
-    def __init__(self, p: SubjectParams):
+    def __init__(self, p: SubjectParams, faces: str = "block"):
+        self.human, self.nose_width = _is_human(faces), p.nose_width
         L = p.nose_length
         tan_a = math.tan(math.radians(p.nose_bridge_angle))
         z_n = Z_NASION
@@ -158,7 +169,6 @@ class Face:
             [z_g + 40, z_n - 10, z_n - 40, z_st, z_me + 10, z_me - 20],
             [78, 72, 68, jw + 16, jw + 8, jw + 4])
         self.slope = np.gradient(self.profile, Z_GRID)
-        # landmarks
         self.z_g, self.y_g, self.z_n, self.y_n = z_g, y_g, z_n, y_n
         self.z_t, self.y_t, self.z_sn, self.y_sn = z_t, y_t, z_sn, y_sn
         self.z_st, self.y_st, self.z_ls, self.y_ls = z_st, y_st, z_ls, y_ls
@@ -166,10 +176,10 @@ class Face:
         self.z_pg, self.y_pg, self.z_me, self.y_me = z_pg, y_pg, z_me, y_me
         self.z_pal = z_st + 20.0
         self.y_inc = y_ls - 12.0 - 0.5 * p.upper_lip_thickness   # upper incisor labial face
-        # eyes: cornea 1.8 mm under the lid skin
+        # eyes: cornea 1.8 mm under the lid skin (of a human face: at the middle of the lids)
         self.ehs = 0.5 * p.eye_spacing
         self.z_e = z_n - 9.0
-        self.y_e = self.surface_y(self.ehs, self.z_e) - 1.8 - 12.0
+        self.y_e = self.surface_y(self.ehs, self.z_e - 0.5 * self.human) - 1.8 - 12.0
 
     def table(self, name, z):
         """Table ``name`` (e.g. ``"profile"``) interpolated at canonical levels ``z`` (mm).
@@ -186,13 +196,63 @@ class Face:
         (floats, mm), the nose included."""
         b, n, w, c = (float(np.interp(z, Z_GRID, getattr(self, k)))
                       for k in ("base", "nose", "nose_half_width", "curvature"))
-        return b + n * math.exp(-(x / w) ** 2) - c * x * x
+        relief = float(self.relief(np.float32(x), np.float32(z)))
+        return b + n * math.exp(-(x / w) ** 2) - c * x * x + relief
+
+    def relief(self, X, Z):
+        """What a human face adds to the height field (mm, towards anterior) at canonical
+        lateral positions ``X`` and levels ``Z`` (arrays of one shape; 0 for block faces).
+
+        Per side, Gaussian bumps and grooves (depth or height, mm; half widths x, z, mm) at the
+        face's landmarks: the orbit's socket (-7; 17, 11) around the eye at half the
+        interpupillary distance, the eye under its lids (+5; 11, 6.5), the palpebral fissure
+        (-1.2; 12, 0.9), the upper lid crease (-1.5; 13, 1.6), the brow 14 mm above the eye
+        (+2.5; 20, 3.5), the cheekbone 20 mm below and 14 mm lateral to it (+3; 12, 9), the ala
+        5 mm above the subnasale at the nose's width (+3.5; 6, 5), the nasolabial fold lateral
+        to it (-1.5; 3, 12). The lips keep their profile only across the mouth (half width 25
+        mm, with a mouth line of -2 at the stomion); lateral to it the face falls back to the
+        line from subnasale to sublabiale.
+        """
+        X = np.asarray(X, np.float32)
+        Z = np.asarray(Z, np.float32)
+        if not self.human:
+            return np.zeros(np.broadcast(X, Z).shape, np.float32)
+
+        def bump(height, cx, cz, sx, sz):
+            return height * np.exp(-(((X - cx) / sx) ** 2 + ((Z - cz) / sz) ** 2))
+
+        ehs, ze = self.ehs, self.z_e
+        ala = 0.5 * self.nose_width
+        out = np.zeros(np.broadcast(X, Z).shape, np.float32)
+        for s in (-1.0, 1.0):
+            out += bump(-7.0, s * ehs, ze + 1.0, 17.0, 11.0)             # orbit's socket
+            out += bump(5.0, s * ehs, ze - 0.5, 11.0, 6.5)               # eye under the lids
+            out += bump(-1.2, s * ehs, ze, 12.0, 0.9)                    # palpebral fissure
+            out += bump(-1.5, s * ehs, ze + 6.5, 13.0, 1.6)              # upper lid crease
+            out += bump(2.5, s * (ehs + 4.0), ze + 14.0, 20.0, 3.5)      # brow
+            out += bump(3.0, s * (ehs + 14.0), ze - 20.0, 12.0, 9.0)     # cheekbone
+            out += bump(3.5, s * (ala - 4.0), self.z_sn + 5.0, 6.0, 5.0)  # ala
+            out += bump(-1.5, s * (ala + 4.0), self.z_st + 8.0, 3.0, 12.0)  # nasolabial fold
+        mouth = np.exp(-(X / 25.0) ** 6)
+        lips = (Z < self.z_sn - 2.0) & (Z > self.z_sl + 1.0)
+        chord = np.interp(Z, [self.z_sl, self.z_sn], [self.y_sl, self.y_sn])
+        bulge = np.clip(np.interp(Z, Z_GRID, self.profile) - chord, 0.0, None)
+        out -= np.where(lips, bulge * (1.0 - mouth), 0.0).astype(np.float32)
+        out -= (2.0 * np.exp(-((Z - self.z_st) / 1.0) ** 2) * mouth).astype(np.float32)
+        return out
 
     def airway_levels(self):
         """Levels (canonical z, mm) of the rows of :data:`AIRWAY_Y` and the other airway tables:
         the neck, under the chin, at the larynx, the oropharynx and up to the palate."""
         return [-300, self.z_me - 20, self.z_me - 6, self.z_me + 10, self.z_pal - 4,
                 self.z_pal + 2]
+
+
+def _is_human(faces: str) -> bool:
+    """True for ``"human"``, False for ``"block"`` (:data:`FACES`); ValueError otherwise."""
+    if faces not in FACES:
+        raise ValueError(f"faces must be one of {FACES}, got {faces!r}")
+    return faces == "human"
 
 
 def face_region(frame, face: Face) -> np.ndarray:

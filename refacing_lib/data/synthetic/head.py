@@ -204,6 +204,8 @@ def paint_envelope(canvas):
     gx *= gx
     gx += 1.0 + dP * dP
     np.sqrt(gx, out=gx)
+    if f.human:
+        ys += f.relief(X, Z)
     ys -= Y
     ys /= gx
     del gx, g
@@ -322,7 +324,8 @@ def paint_spine(canvas):
     dens = ((X * X) * np.float32(1 / 25.0) + ((Y - yc - 14.5) * np.float32(1 / 4.5)) ** 2 < 1.0)
     dens &= (Z < Z_FORAMEN_MAGNUM - 3.0) & (Z > levels[0][0] - 1)
     paint(lab, dens, BONE)
-    dens_marrow = (X * X) * np.float32(1 / 9.0) + ((Y - yc - 14.5) * np.float32(1 / 2.8)) ** 2 < 1.0
+    dens_marrow = ((X * X) * np.float32(1 / 9.0)
+                   + ((Y - yc - 14.5) * np.float32(1 / 2.8)) ** 2 < 1.0)
     paint(lab, dens & dens_marrow & (Z < Z_FORAMEN_MAGNUM - 4.5), MARROW)
     z1 = Z_FORAMEN_MAGNUM - 10.0
     for yo, ay in ((23.5, 3.5), (-17.5, 4.0)):

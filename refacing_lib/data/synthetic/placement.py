@@ -86,8 +86,8 @@ def head_to_scanner(params: SubjectParams, pose: Pose | None = None, shape=None)
     """4x4 affine from the head frame (mm, origin at the cerebrum centre) to scanner RAS mm.
 
     The scanner frame is the one of the ``ras_affine`` returned by
-    :func:`~refacing_lib.data.synthetic.synthesize` (origin at the centre of the field of view). Use
-    it to undo the pose, e.g. to compare facial profiles.
+    :func:`~refacing_lib.data.synthetic.synthesize` (origin at the centre of the field of
+    view). Use it to undo the pose, e.g. to compare facial profiles.
 
     Parameters
     ----------

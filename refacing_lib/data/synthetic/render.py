@@ -37,6 +37,8 @@ class Canvas:
         RAS array shape.
     zooms : tuple of 3 floats
         Voxel size (mm).
+    faces : {"block", "human"}
+        The kind of face (:class:`~.face.Face`).
 
     Attributes
     ----------
@@ -65,9 +67,9 @@ class Canvas:
     ``callosum`` (the corpus callosum's arch coordinates).
     """
 
-    def __init__(self, p: SubjectParams, pose: Pose, shape, zooms):
+    def __init__(self, p: SubjectParams, pose: Pose, shape, zooms, faces: str = "block"):
         self.params = p
-        self.face = Face(p)
+        self.face = Face(p, faces)
         t = placement(p, pose, field_of_view(shape, zooms))
         self.frame = Frame(shape, zooms, t, pose.pitch_deg, (p.scale_x, p.scale_y, p.scale_z))
         self.labels = np.zeros(shape, np.uint8)
@@ -115,7 +117,7 @@ class Canvas:
         return b, d
 
 
-def _render(params, pose, shape):
+def _render(params, pose, shape, faces="block"):
     """Paint the labels of a subject.
 
     Returns
@@ -129,7 +131,7 @@ def _render(params, pose, shape):
     """
     pose = pose or Pose()
     shape, zooms = grid(params.site, shape)
-    canvas = Canvas(params, pose, shape, zooms)
+    canvas = Canvas(params, pose, shape, zooms, faces)
     paint_cavity(canvas)
     paint_envelope(canvas)
     paint_soft_tissue(canvas)
@@ -140,12 +142,13 @@ def _render(params, pose, shape):
     return canvas, shape, zooms
 
 
-def label_map(params: SubjectParams, pose: Pose | None = None, shape=None):
+def label_map(params: SubjectParams, pose: Pose | None = None, shape=None,
+              faces: str = "block"):
     """The tissue labels behind :func:`synthesize` (same geometry, no intensities or noise).
 
     Parameters
     ----------
-    params, pose, shape
+    params, pose, shape, faces
         As for :func:`synthesize`.
 
     Returns
@@ -155,7 +158,7 @@ def label_map(params: SubjectParams, pose: Pose | None = None, shape=None):
     ras_affine : numpy.ndarray, shape (4, 4)
         Voxel -> scanner RAS mm.
     """
-    canvas, shape, zooms = _render(params, pose, shape)
+    canvas, shape, zooms = _render(params, pose, shape, faces)
     return canvas.labels, ras_affine(shape, zooms)
 
 
@@ -213,7 +216,8 @@ def _blur3(a):
     return a
 
 
-def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape=None):
+def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape=None,
+               faces: str = "block"):
     """Make one T1-weighted head volume and its ground truth.
 
     Parameters
@@ -228,6 +232,9 @@ def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape
         RAS array shape. Default: the site's IXI shape, (150, 256, 256) or (146, 256, 256) for
         IOP, with voxels 1.2 x 0.9375 x 0.9375 mm. Another shape keeps the field of view
         (180 or 175.2 x 240 x 240 mm) and changes the voxel size (for fast tests).
+    faces : {"block", "human"}
+        ``"human"``: eyes, lids, brows, cheekbones, alae and a mouth in the skin
+        (:meth:`~.face.Face.relief`); ``"block"``: the smooth face of the course's cohorts.
 
     Returns
     -------
@@ -246,7 +253,7 @@ def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape
         Voxel -> scanner RAS mm for ``image``; the scanner origin is the centre of the field of
         view.
     """
-    canvas, shape, zooms = _render(params, pose, shape)
+    canvas, shape, zooms = _render(params, pose, shape, faces)
     # From here on, arrays live in memory in IXI's storage order (PSR: axis 1 reversed, then
     # axes 1, 2, 0), seen through RAS views: writing them in that order needs no transposition.
     lab = _ras_view(np.ascontiguousarray(_to_storage(canvas.labels)))
