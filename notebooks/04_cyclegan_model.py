@@ -110,8 +110,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 # GAN-MRI), and in its discussion names the paired alternative as future work: "the use of a
 # supervised learning model such as Pix2Pix, since the available data is paired". An attacker
 # with a public anonymized dataset would often have no pairs, which is the situation the
-# unpaired method models. Notebook 05 trains the CycleGAN; its `supervised_weight` setting
-# adds the paired L1 loss for comparison.
+# unpaired method models. The course trains both kinds; "The losses" below writes out where
+# they differ.
 #
 # The networks below are those of GAN-MRI (Welander et al., 2018), the paper's code, layer for
 # layer, in Keras 3 (`refacing_lib.model.networks`). The paper gives only two numbers about them:
@@ -372,6 +372,39 @@ print(f"training defaults (TrainConfig): cycle weight {config.cycle_weight}, lea
       f"pool {config.pool_size}, epochs {config.epochs}")
 
 # %% [markdown]
+# ### Two families: the paper's unpaired CycleGAN and a paired one
+#
+# The library's step (notebook 05 shows its code) minimises, for the two generators together,
+#
+# $$ \mathcal{L}_G = \underbrace{\mathcal{L}_{\mathrm{GAN}}(G_{AB})}_{\texttt{g\_AB}}
+#    + \underbrace{\mathcal{L}_{\mathrm{GAN}}(G_{BA})}_{\texttt{g\_BA}}
+#    + \lambda_{\mathrm{cyc}} \underbrace{\mathcal{L}_{\mathrm{cyc}}}_{\texttt{cycle}}
+#    + \lambda_{\mathrm{id}} \underbrace{\big(\operatorname{mean}|G_{AB}(b) - b|
+#      + \operatorname{mean}|G_{BA}(a) - a|\big)}_{\texttt{identity}}
+#    + \lambda_{\mathrm{sup}} \underbrace{\big(d(G_{AB}(a), b)
+#      + d(G_{BA}(b), a)\big)}_{\texttt{supervised}} $$
+#
+# with $\lambda_{\mathrm{cyc}}$ = `cycle_weight`, $\lambda_{\mathrm{id}}$ = `identity_weight`,
+# $\lambda_{\mathrm{sup}}$ = `supervised_weight` and $d$ = `supervised_loss` (`"mae"`: mean
+# absolute error, `"mse"`: mean squared error). The names under the braces are the columns of
+# a run's `history.csv`, and `g_total` is $\mathcal{L}_G$. Two settings give two families:
+#
+# | | unpaired CycleGAN (the paper's) | paired CycleGAN, squared error |
+# |---|---|---|
+# | profiles | `full` | `quick`, `course` |
+# | $\lambda_{\mathrm{cyc}}$, $\lambda_{\mathrm{id}}$ | 10, 0 | 10, 0 |
+# | $\lambda_{\mathrm{sup}}$, $d$ | 0: no supervised term | 1000, mean squared error |
+# | batches $a$, $b$ | drawn independently | paired: $b$ is the original of $a$ |
+#
+# The first is the CycleGAN of GAN-MRI, trained on batches from different subjects and slice
+# positions. The second is close to Pix2Pix, which the paper names as future work ("since the
+# available data is paired"), with the cycle and the discriminators kept.
+#
+# With $\lambda_{\mathrm{sup}} = 1000$ the squared error to the true original outweighs every
+# other term (notebook 05 plots each term times its weight during a training): the paired
+# model learns the mapping from examples, the unpaired one only from the discriminators and
+# the cycle.
+#
 # Notebook 05 puts these pieces into one training step, with the rest of GAN-MRI's recipe: Adam
 # with learning rate 2e-4 and beta_1 0.5, batches of one image, a pool of the last 50 fakes
 # for the discriminators, 200 epochs with the learning rate decaying linearly to 0 over the

@@ -108,7 +108,9 @@ config
 # in 567 steps the paper's own setting learns nothing useful: its generators have not even
 # learned to copy a head, so the refaced slices come out as speckled noise, further from the
 # originals than the anonymized ones. The quick profile therefore switches on two options of
-# `TrainConfig` that the paper did not use:
+# `TrainConfig` that the paper did not use, which make its model a **paired CycleGAN with a
+# squared error** (close to Pix2Pix, the paper's future work) rather than the paper's unpaired
+# CycleGAN (notebook 04, "Two families"):
 #
 # * `input_skip=True`: each generator predicts a **change that is added to its input**, and
 #   starts at "no change". The head is right from the first step; training only has to learn
@@ -244,6 +246,23 @@ first, last = history[watch][:tenth].mean(), history[watch][-tenth:].mean()
 print(f"{watch} loss: first tenth of the steps {first:.4f}, last tenth {last:.4f}")
 if last >= first:
     print(f"WARNING: the {watch} loss did not fall: this training did not learn")
+
+# %% [markdown]
+# Which term drives the generators? `g_total` is the sum of each term times its weight
+# (notebook 04, "Two families"); drawn one by one (log scale), the curves show how much each
+# contributes, and the table below gives their means over the first and the last tenth of
+# the steps. In the quick run 1000 times the squared error to the paired original is the
+# largest term by far, many times the two LSGAN terms and 10 times the cycle error: the model
+# that works here learns from the pairs. In the paper's setting (exercise 2) the supervised
+# term is gone and the cycle and the discriminators are all the generators learn from.
+
+# %%
+fig = plotting.plot_weighted_terms(history, result.gan.config)
+plotting.save_figure(fig, figure_dir, "weighted_terms")
+terms = plotting.weighted_terms(history, result.gan.config)
+for label, values in terms.items():
+    print(f"{label:>18}: first tenth {values[:tenth].mean():8.3f}, "
+          f"last tenth {values[-tenth:].mean():8.3f}")
 
 # %% [markdown]
 # The sample grids show the same test slices after every epoch: top row the anonymized input,

@@ -121,6 +121,29 @@ def test_loss_plot_and_monitor_show_the_running_means():
     assert drawn.get_xdata()[-1] == 100
 
 
+def test_the_weighted_terms_add_up_to_the_generators_objective():
+    from refacing_lib.model.cyclegan import TrainConfig
+    from refacing_lib.viz.plotting import plot_weighted_terms, weighted_terms
+
+    rng = np.random.default_rng(0)
+    history = {name: rng.uniform(0.01, 1, 60) for name in
+               ("g_AB", "g_BA", "cycle", "identity", "supervised")}
+    history["step"] = np.arange(1, 61)
+    config = TrainConfig(supervised_weight=1000.0, identity_weight=0.0)
+    terms = weighted_terms(history, config)
+    assert list(terms) == ["g_AB", "g_BA", "10 x cycle", "1000 x supervised"]
+    g_total = (history["g_AB"] + history["g_BA"] + 10 * history["cycle"]
+               + 1000 * history["supervised"])
+    np.testing.assert_allclose(sum(terms.values()), g_total)
+    fig = plot_weighted_terms(history, config, window=20)
+    (ax,) = fig.axes
+    line = next(line for line in ax.lines if line.get_label() == "1000 x supervised")
+    np.testing.assert_allclose(line.get_ydata(), np.convolve(1000 * history["supervised"],
+                                                             np.ones(20) / 20, mode="valid"))
+    assert ax.get_yscale() == "log"
+    plt.close(fig)
+
+
 def test_site_scores_show_images_and_site_means():
     import pandas as pd
 

@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 __all__ = ["AXIS_NAMES", "slice_view", "show_slice", "show_mask", "show_orthogonal",
-           "robust_max", "save_figure", "plot_losses", "plot_site_scores", "plot_triplets",
-           "plot_method_scores", "anat_views"]
+           "robust_max", "save_figure", "plot_losses", "weighted_terms", "plot_weighted_terms",
+           "plot_site_scores", "plot_triplets", "plot_method_scores", "anat_views"]
 
 AXIS_NAMES = {0: "sagittal", 1: "coronal", 2: "axial"}
 # For a slice across axis a, the two remaining axes shown as (columns, rows) and their labels.
@@ -205,6 +205,45 @@ def plot_losses(history, axes=None, window: int = 25):
         ax.set(xlabel="step", ylabel=f"loss (running mean of {window})", title=title)
         ax.legend(fontsize=8)
     return axes[0].figure
+
+
+def weighted_terms(history, config) -> dict[str, np.ndarray]:
+    """Each term of the generators' objective times its weight, per step: what ``g_total``
+    adds up (``g_AB + g_BA + cycle_weight * cycle + identity_weight * identity +
+    supervised_weight * supervised``).
+
+    Parameters
+    ----------
+    history : pandas.DataFrame or dict of lists
+        A run's ``history.csv`` (columns named as :data:`refacing_lib.model.cyclegan.LOSSES`).
+    config : TrainConfig
+        The run's settings (its weights).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Labels such as ``"10 x cycle"`` -> values per step; terms whose weight is 0 left out.
+    """
+    weights = {"g_AB": 1.0, "g_BA": 1.0, "cycle": config.cycle_weight,
+               "identity": config.identity_weight, "supervised": config.supervised_weight}
+    return {(name if w == 1.0 else f"{w:g} x {name}"): w * np.asarray(history[name], float)
+            for name, w in weights.items() if w}
+
+
+def plot_weighted_terms(history, config, ax=None, window: int = 25):
+    """The terms of :func:`weighted_terms` against the step (running means of ``window``
+    steps, log scale): which term drives the generators. Returns the figure."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    steps = np.asarray(history["step"])
+    for label, values in weighted_terms(history, config).items():
+        n = min(window, len(values))
+        smooth = np.convolve(values, np.ones(n) / n, mode="valid")
+        ax.plot(steps[len(steps) - len(smooth):], smooth, label=label)
+    ax.set(xlabel="step", ylabel=f"term x weight (running mean of {window})", yscale="log",
+           title="the generators' objective, term by term")
+    ax.legend(fontsize=8)
+    return ax.figure
 
 
 def plot_site_scores(table, columns, ax=None, ylabel: str = ""):
