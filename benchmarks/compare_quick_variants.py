@@ -14,6 +14,8 @@ anonymization:
 
     python benchmarks/compare_quick_variants.py                      # all variants, both methods
     python benchmarks/compare_quick_variants.py --only paper skip --methods blur
+    python benchmarks/compare_quick_variants.py --only skip "skip + identity 5" --methods blur \
+        --epochs 20 --every 756                                      # learning curves
 
 The datasets must exist (``make reproduce`` or notebook 03 builds them). Run it alone: the
 timings assume both cores are free.
@@ -41,6 +43,7 @@ VARIANTS = {
     "supervised mae 10 + identity 5": {"input_skip": False, "supervised_weight": 10.0,
                                        "supervised_loss": "mae", "identity_weight": 5.0},
     "skip": {"input_skip": True, "supervised_weight": 0.0},
+    "skip + identity 5": {"input_skip": True, "supervised_weight": 0.0, "identity_weight": 5.0},
     "skip + supervised mae 10": {"input_skip": True, "supervised_weight": 10.0,
                                  "supervised_loss": "mae"},
     "skip + supervised mae 100": {"input_skip": True, "supervised_weight": 100.0,
@@ -71,6 +74,8 @@ def main() -> None:
                         help="run only these variants (default: all)")
     parser.add_argument("--methods", nargs="+", default=["blur", "remove"])
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--epochs", type=int, help="train this long (default: the profile's)")
+    parser.add_argument("--every", type=int, help="measure every this many steps as well")
     args = parser.parse_args()
     profile = load_profile(args.profile)
     chosen = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only}
@@ -78,18 +83,23 @@ def main() -> None:
           "corr changed anon / refaced | mae kept |")
     print("|---|---|---|---|---|---|---|")
     for name, overrides in chosen.items():
-        config = TrainConfig.from_profile(profile, **overrides)
+        config = TrainConfig.from_profile(profile, **overrides,
+                                          **({"epochs": args.epochs} if args.epochs else {}))
         for method in args.methods:
             dataset = open_dataset(layout(profile).dataset(profile["experiment"], method))
             with tempfile.TemporaryDirectory() as run:
-                start = time.perf_counter()
-                result = train(dataset, run, config, progress=False, log=lambda line: None)
-                seconds = time.perf_counter() - start
-            m = measure(result.gan, dataset, config.image_size)
-            print(f"| {name} | {method} | {result.step} | {seconds:.0f} | "
-                  f"{m['mae_anon']:.3f} / {m['mae_ref']:.3f} | "
-                  f"{m['corr_anon']:.3f} / {m['corr_ref']:.3f} | {m['mae_kept']:.3f} |",
-                  flush=True)
+                seconds, step, done = 0.0, 0, False
+                while not done:                   # stops at each measurement, resumes exactly
+                    start = time.perf_counter()
+                    result = train(dataset, run, config, progress=False, log=lambda line: None,
+                                   until_step=step + args.every if args.every else None)
+                    seconds += time.perf_counter() - start
+                    step, done = result.step, result.step >= result.total_steps
+                    m = measure(result.gan, dataset, config.image_size)
+                    print(f"| {name} | {method} | {result.step} | {seconds:.0f} | "
+                          f"{m['mae_anon']:.3f} / {m['mae_ref']:.3f} | "
+                          f"{m['corr_anon']:.3f} / {m['corr_ref']:.3f} | {m['mae_kept']:.3f} |",
+                          flush=True)
 
 
 if __name__ == "__main__":
