@@ -43,8 +43,8 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 __all__ = ["PLAUSIBLE_BRAIN_ML", "DefaceError", "bounding_box", "brain_mask", "check_t1_contrast",
-           "closing", "deeper", "fill_holes", "head_mask", "protected_brain", "seed_zone",
-           "within"]
+           "closing", "deeper", "fill_holes", "head_mask", "largest_part", "protected_brain",
+           "seed_zone", "within"]
 
 #: Plausible volume (ml) of the brain estimate (cerebrum and brainstem).
 PLAUSIBLE_BRAIN_ML = (600.0, 2600.0)
@@ -86,7 +86,7 @@ def head_mask(coarse: np.ndarray, level: float) -> np.ndarray:
         The largest connected part brighter than ``level``, closed by 2 blocks and filled (air
         cavities included).
     """
-    head = _largest(coarse > level)
+    head = largest_part(coarse > level)
     return fill_holes(closing(head, 2))
 
 
@@ -383,8 +383,8 @@ def bounding_box(mask: np.ndarray, zooms, pad_mm: float):
     return tuple(box)
 
 
-def _largest(mask: np.ndarray) -> np.ndarray:
-    """The largest connected part of ``mask`` (``mask`` itself if it is empty)."""
+def largest_part(mask: np.ndarray) -> np.ndarray:
+    """The largest (6-)connected part of ``mask`` (``mask`` itself if it is empty)."""
     labels, n = ndi.label(mask)
     if n == 0:
         return mask

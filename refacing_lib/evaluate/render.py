@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from refacing_lib.anonymize.head_masks import largest_part
 from refacing_lib.data.io import Volume
 
 __all__ = ["SKIN_LEVEL", "YAWS", "render_skin", "FaceRecognizer", "FaceFound", "head_face",
@@ -76,22 +77,12 @@ def render_skin(volume: Volume, yaw_deg: float = 0.0, size: int = 200, fov_mm: f
     data = ndimage.gaussian_filter(np.asarray(volume.data, np.float32), 1.0 / zooms)
     if level is None:
         level = SKIN_LEVEL * threshold_otsu(data[::2, ::2, ::2])
-    head = _largest_component(data > level)
+    head = largest_part(data > level)
     if not head.any():
         raise ValueError(f"{volume.path or 'volume'}: nothing above the skin level {level:g}")
     step = fov_mm / size
     depth = _depth_map(data, head, volume.affine, level, np.radians(yaw_deg), size, step)
     return _shade(depth, step)
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 26-connected component of ``mask`` (the head without specks of noise)."""
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3)))
-    if n <= 1:
-        return mask
-    counts = np.bincount(labels.ravel())
-    counts[0] = 0
-    return labels == counts.argmax()
 
 
 def _depth_map(data, head, affine, level, yaw, size, step) -> np.ndarray:
