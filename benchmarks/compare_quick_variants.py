@@ -29,11 +29,11 @@ import time
 
 import numpy as np
 
-from refacing_lib.course.profiles import layout, load_profile
+from refacing_lib.course.profiles import layout, load_profile, train_config
 from refacing_lib.evaluate.evaluation import CHANGE_TOLERANCE
 from refacing_lib.evaluate.metrics import similarity
 from refacing_lib.model.reface import reface_dataset
-from refacing_lib.model.training import TrainConfig, train
+from refacing_lib.model.training import train
 from refacing_lib.slicing.datasets import open_dataset
 from refacing_lib.slicing.slices import shrink
 
@@ -83,8 +83,8 @@ def main() -> None:
           "corr changed anon / refaced | mae kept |")
     print("|---|---|---|---|---|---|---|")
     for name, overrides in chosen.items():
-        config = TrainConfig.from_profile(profile, **overrides,
-                                          **({"epochs": args.epochs} if args.epochs else {}))
+        config = train_config(profile, **overrides,
+                              **({"epochs": args.epochs} if args.epochs else {}))
         for method in args.methods:
             dataset = open_dataset(layout(profile).dataset(profile["experiment"], method))
             with tempfile.TemporaryDirectory() as run:

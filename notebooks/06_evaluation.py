@@ -28,16 +28,17 @@
 # * what slice-by-slice (2-D) refacing does to a whole head, seen as a 3-D skin surface;
 # * what all this means for sharing anonymized MRI.
 #
-# **Time**: about 30 minutes of reading. Running it takes 1-2 minutes for the measures, and
-# 1-2 more if a training it evaluates is not there yet (the quick profile evaluates the
-# removal run of notebook 05 and trains the blurring run here if you did not). Measuring the
-# pretrained model again (`measure_pretrained = True`) adds 2-6 minutes the first time.
+# **Time**: about 30 minutes of reading. Running it takes about a minute for the measures of
+# the quick profile's run (the removal run of notebook 05), and 1-2 more for each run it
+# evaluates that is not there yet (it is trained first: add `"all-blur"` after notebook 05's
+# exercise 1, or train it here). Measuring the pretrained model again
+# (`measure_pretrained = True`) adds 2-6 minutes the first time.
 #
 # **You need**: notebooks `03_slicing_and_datasets` (the datasets) and `05_training`.
 
 # %% tags=["parameters"]
 data_source = "synthetic"  # "synthetic" or "ixi"
-experiments = ["all-remove", "all-blur"]  # EXPERIMENT-METHOD runs to evaluate (trained if missing)
+experiments = ["all-remove"]  # EXPERIMENT-METHOD runs to evaluate (trained if missing)
 synthetic_subjects = 12  # size of the synthetic cohort (its second scans are the gallery)
 seed = 0  # the cohort's and the training's seed
 exclude_subjects = []  # heads of the synthetic cohort left out (a profile's exclude_subjects)
@@ -79,11 +80,12 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 # %% [markdown]
 # ## The trained generators
 #
-# Each experiment is a training: `all-remove` learned to reface face-removed slices of all
-# three sites, `all-blur` face-blurred ones. A run that exists is evaluated with the settings
-# it was trained with (its `config.json`), so a longer training from notebook 05 is
-# finished and used as it is; only a missing run is trained now, with the settings above
-# (the same as notebook 05's).
+# Each experiment is a training: `all-remove`, the quick profile's one (notebook 05's run),
+# learned to reface face-removed slices of all three sites; `all-blur`, which you can add to
+# `experiments` (notebook 05's exercise 1 trains it), learns face-blurred ones. A run that
+# exists is evaluated with the settings it was trained with (its `config.json`), so a longer
+# training from notebook 05 is finished and used as it is; only a missing run is trained now,
+# with the settings above (the same as notebook 05's).
 
 # %%
 if data_source.startswith("synthetic"):
@@ -169,30 +171,32 @@ changed.round(3)
 # %% [markdown]
 # ## What refaced slices look like
 #
-# The paper's Figs. 1 (blurring) and 2 (removal): the original on top, the anonymized slice
-# in the middle, the refaced one below, for the middle slice of several test subjects.
+# The paper's Fig. 2 (removal; its Fig. 1 shows blurring, written for a blurring run: the
+# pretrained model's below, or yours from notebook 05's exercise 1): the original on top, the
+# anonymized slice in the middle, the refaced one below, for the middle slice of several test
+# subjects.
 
 # %%
 show("fig[12]_*.png")
 
 # %% [markdown]
-# And the paper's Fig. 3: all 21 slices of one test subject (a blurring run's, as in the
-# paper), from 18 mm left of the mid-sagittal plane to 18 mm right of it.
+# And the paper's Fig. 3: all 21 slices of one test subject (of a blurring run where there is
+# one, as in the paper), from 18 mm left of the mid-sagittal plane to 18 mm right of it.
 
 # %%
 show("fig3_*.png")
 
 # %% [markdown]
-# With the quick profile (64 x 64 pixels, narrow networks, 3 epochs, and the two course
-# options of notebook 05) the attack already works on these synthetic heads: the head is
-# left as it was, a removed face is replaced by a smooth, plausible one, and a blurred face
-# is sharpened. Over the changed pixels the refaced slices are closer to the originals than
-# the anonymized ones, by correlation and by mean absolute error (the tables above). The
-# faces are still blurrier than the originals: a minute of training at 64 x 64 pixels; the
-# pretrained model below shows what more pixels and more steps add. The paper also saw that
-# the measures "do not track the subjective variation in reconstruction quality", and only
-# the mean correlation improved significantly for face removal. A number can rise while the
-# face gets no more recognisable, and the other way round.
+# With the quick profile (64 x 64 pixels, narrow networks, 3 epochs, and the two course options
+# of notebook 05) the attack already works on these synthetic heads: the head is left as it was
+# and a removed face is replaced by a smooth, plausible one (a blurring run sharpens a blurred
+# face: notebook 05's exercise 1). Over the changed pixels the refaced slices are closer to the
+# originals than the anonymized ones, by correlation and by mean absolute error (the tables
+# above). The faces are still blurrier than the originals: a minute of training at 64 x 64
+# pixels; the pretrained model below shows what more pixels and more steps add, for blurring
+# and removal. The paper also saw that the measures "do not track the subjective variation in
+# reconstruction quality", and only the mean correlation improved significantly for face
+# removal. A number can rise while the face gets no more recognisable, and the other way round.
 #
 # ## A re-identification attack
 #

@@ -17,13 +17,13 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-#: The test files of the course data root (``course_root`` below): the notebooks, their
-#: solutions and the pretrained model, the longest chain of the suite; and the browser and
-#: kernel-client tests, so that all Jupyter kernels start in one process, one at a time:
+#: The test files of the course data root (``course_root`` below): the notebooks and their
+#: solutions, the longest chain of the suite; and the browser and kernel-client tests, so
+#: that all Jupyter kernels start in one process, one at a time:
 #: jupyter_client picks a kernel's ports free and the kernel binds them only once it has
 #: started, so a kernel that another worker started meanwhile could take them.
-COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_pretrained.py",
-                "tests/test_browser.py", "tests/test_kernel_client.py")
+COURSE_FILES = ("tests/test_notebooks.py", "tests/test_solutions.py", "tests/test_browser.py",
+                "tests/test_kernel_client.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -166,7 +166,8 @@ CELL_TIMEOUT = 480
 
 @pytest.fixture(scope="session")
 def course_root(tmp_path_factory):
-    """An empty data root of its own for the course's notebooks (``$REFACING_DATA``).
+    """An empty data root of its own for the course's notebooks and the pretrained model's
+    test subjects (``$REFACING_DATA``).
 
     The notebooks never read the repository's ``data/``, so their tests pass alone and in
     any order on a fresh clone. The stage fixtures below fill this one folder through the
@@ -185,28 +186,17 @@ def in_course_root(course_root, monkeypatch):
 @pytest.fixture(scope="session")
 def course_datasets(course_root):
     """The quick profile's cohort (with second scans), anonymized both ways, and the slice
-    dataset of each of its experiments, as notebooks 01-03 leave them. Returns their folders."""
+    datasets of its experiment for both, as notebooks 01-03 leave them. Returns their folders."""
     from refacing_lib.course.pipeline import prepare_data, prepare_dataset
-    from refacing_lib.course.profiles import experiments, layout, load_profile
+    from refacing_lib.course.profiles import layout, load_profile
 
     profile = load_profile("quick")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REFACING_DATA", str(course_root))
         folders = layout(profile)
         prepare_data(profile, folders, log=lambda line: None, rescans=True)
-        return [prepare_dataset(profile, folders, experiment, method, log=lambda line: None)
-                for experiment, method in experiments(profile)]
-
-
-@pytest.fixture(scope="session")
-def pretrained_test_data(course_root):
-    """The pretrained model's test subjects, anonymized and sliced both ways (for
-    tests/test_pretrained.py). Returns the two test datasets."""
-    from refacing_lib.evaluate.pretrained import prepare_test_data
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REFACING_DATA", str(course_root))
-        return [prepare_test_data(method, log=lambda line: None) for method in ("blur", "remove")]
+        return [prepare_dataset(profile, folders, profile["experiment"], method,
+                                log=lambda line: None) for method in ("remove", "blur")]
 
 
 #: What a course notebook (and its solutions) reads that earlier notebooks make: the fixtures

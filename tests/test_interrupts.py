@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from refacing_lib.course.profiles import train_config
 from refacing_lib.model import checkpoints, training
-from refacing_lib.model.training import TrainConfig, latest_checkpoint, train
+from refacing_lib.model.training import latest_checkpoint, train
 
 SETTINGS = dict(image_size=32, filters=4, residual_blocks=1, disc_filters=8, samples=2,
                 pool_size=2, epochs=6, steps_per_epoch=3, checkpoint_every=1, seed=3)
@@ -126,7 +127,7 @@ def test_sigint_and_sigterm_at_any_moment_then_resume_is_exact(slice_dataset, tm
     session is resumed by the same command. (Each session starts a process that imports
     TensorFlow, 8-10 s here: one signal per moment keeps the test at 5 sessions.)"""
     reference = train(slice_dataset, tmp_path / "reference",
-                      TrainConfig.from_profile(SETTINGS), progress=False, log=lambda line: None)
+                      train_config(SETTINGS), progress=False, log=lambda line: None)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
     # each session stops at a later step than the one before (checked in _chain)
     run, _ = _chain(tmp_path, slice_dataset, env,

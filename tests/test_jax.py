@@ -149,12 +149,11 @@ def test_a_run_crosses_backends_and_goes_on_with_the_same_losses(jax_results):
 
 
 @pytest.mark.slow
-def test_jax_resumes_exactly_without_tensorflow(jax_results):
+def test_jax_trains_without_tensorflow(jax_results):
+    """JAX's session logs to TensorBoard through tensorboardX, beside TensorFlow's event file,
+    and never imports TensorFlow. (Its exact resume: tests/test_interrupts.py.)"""
     jax = jax_results["jax"]
-    assert jax["whole_history"].shape == (6, len(training.LOSSES))
-    np.testing.assert_allclose(jax["split_history"], jax["whole_history"], rtol=1e-5, atol=1e-7)
-    assert float(jax["resume_max_difference"]) < 1e-6
-    assert int(jax["event_files"]) >= 1                    # TensorBoard through tensorboardX
+    assert int(jax["event_files"]) == 2
     assert not bool(jax["tensorflow_imported"])
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refacing_lib.course.profiles import load_profile
+from refacing_lib.course.profiles import load_profile, train_config
 from refacing_lib.model import training
 from refacing_lib.model.pools import ImagePool, pool_draws
 from refacing_lib.model.schedule import LinearDecay
@@ -38,16 +38,16 @@ def test_learning_rate_is_constant_then_falls_linearly_to_zero():
     assert float(LinearDecay(2e-4)(10**6)) == pytest.approx(2e-4)     # no total: constant
 
 
-def test_config_from_profile_checks_its_values():
-    config = TrainConfig.from_profile({"image_size": 64, "epochs": 3, "data_source": "x"})
+def test_train_config_from_a_profile_checks_its_values():
+    config = train_config({"image_size": 64, "epochs": 3, "data_source": "x"})
     assert (config.image_size, config.epochs, config.filters) == (64, 3, 32)
     with pytest.raises(ValueError, match="image_size must be a multiple of 8, got 60"):
-        TrainConfig.from_profile({"image_size": 60})
+        train_config({"image_size": 60})
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
-        TrainConfig.from_profile({}, batch_size=0)
+        train_config({}, batch_size=0)
     with pytest.raises(ValueError, match="precision must be one of .*got 'float16'"):
-        TrainConfig.from_profile({}, precision="float16")
-    assert TrainConfig.from_profile({"epochs": 3}, epochs=None).epochs == 3   # not given
+        train_config({}, precision="float16")
+    assert train_config({"epochs": 3}, epochs=None).epochs == 3   # not given
 
 
 def test_image_pool_keeps_and_swaps_past_fakes():
@@ -220,7 +220,7 @@ def test_two_devices_give_the_losses_of_one(slice_dataset, tmp_path):
 
 @pytest.mark.slow
 def test_full_profile_builds_and_runs_one_step_on_cpu(slice_dataset, tmp_path):
-    config = TrainConfig.from_profile(load_profile("full"))
+    config = train_config(load_profile("full"))
     assert (config.image_size, config.batch_size, config.epochs) == (256, 1, 200)
     assert (config.filters, config.residual_blocks, config.pool_size) == (32, 9, 50)
     result = train(slice_dataset, tmp_path / "run", config, until_step=1, progress=False,

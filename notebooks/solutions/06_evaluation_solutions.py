@@ -17,12 +17,12 @@
 # # Solutions · 06 · Evaluation
 #
 # Worked solutions to the exercises at the end of `06_evaluation`. They evaluate the course's
-# quick runs (trained here with the course's settings if notebooks 05 and 06 have not done it)
-# and write nothing but figures.
+# quick run (trained here with the course's settings if notebook 05 has not done it) and
+# write nothing but figures.
 
 # %% tags=["parameters"]
 data_source = "synthetic"  # "synthetic" or "ixi"
-experiments = ["all-remove", "all-blur"]  # EXPERIMENT-METHOD runs to evaluate
+experiments = ["all-remove"]  # EXPERIMENT-METHOD runs to evaluate
 image_size = 64  # the course's training settings, for a run that is missing
 filters = 16
 residual_blocks = 6
@@ -70,7 +70,7 @@ for experiment, method in experiment_list({"experiments": experiments}):
         train(ds, run, course, progress=False, log=lambda line: None)
     generators[method] = load_generator(run)
     size = generators[method].input_shape[1]
-    if gallery is None or gallery[1].shape[-1] != size:   # the same subjects for both runs
+    if gallery is None or gallery[1].shape[-1] != size:   # the same subjects for every run
         gallery = gallery_profiles(ds, layout.originals, size)
     evaluations[method] = evaluate(ds, generators[method], gallery)
 print("gallery:", gallery[2])

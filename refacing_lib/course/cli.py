@@ -74,11 +74,12 @@ def _training_setup(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from refacing_lib.model.training import TrainConfig, train
+    from refacing_lib.model.training import train
+
+    from .profiles import train_config
 
     profile, folders, experiment, method, run = _training_setup(args)
-    config = TrainConfig.from_profile(profile, precision=args.precision,
-                                      batch_size=args.batch_size)
+    config = train_config(profile, precision=args.precision, batch_size=args.batch_size)
     dataset = args.dataset or folders.dataset(experiment, method)
     print(f"training {run} on {dataset} ({profile.get('profile', args.profile)} profile)",
           flush=True)
@@ -139,7 +140,7 @@ def _export_pretrained(args: argparse.Namespace) -> None:
 def _evaluate_pretrained(args: argparse.Namespace) -> None:
     from refacing_lib.evaluate.pretrained import evaluate_pretrained
 
-    evaluate_pretrained(args.out, args.methods, jobs=args.jobs)
+    evaluate_pretrained(args.out, args.methods, jobs=args.jobs, subjects=args.subjects)
     print((args.out / "metrics.md").read_text())
     print(f"results in {args.out}")
 
@@ -316,6 +317,8 @@ def _add_course_commands(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("build") / "results" / "pretrained",
                    help="results folder")
     p.add_argument("--jobs", type=_positive_int, default=2, help="processes for anonymizing")
+    p.add_argument("--subjects", nargs="+", metavar="NAME", help="only these test subjects "
+                   "(IXI file names; a quick check, the gallery then theirs)")
     p.set_defaults(func=_evaluate_pretrained)
 
     p = sub.add_parser("notebooks", help="execute the course notebooks with papermill")

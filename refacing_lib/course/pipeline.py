@@ -15,7 +15,7 @@ from typing import Callable
 
 from refacing_lib.data.layout import Layout, is_synthetic
 
-from .profiles import cohort_names, experiments, layout, load_profile
+from .profiles import cohort_names, experiments, layout, load_profile, train_config
 
 __all__ = ["prepare_data", "prepare_dataset", "reproduce"]
 
@@ -133,13 +133,13 @@ def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,
     """
     from refacing_lib.evaluate.evaluation import evaluate_run
     from refacing_lib.evaluate.results import write_results
-    from refacing_lib.model.training import TrainConfig, train
+    from refacing_lib.model.training import train
 
     params = load_profile(profile)
     name = params.get("profile", Path(str(profile)).stem)
     folders = layout(params, out_dir or Path("build") / "results" / name)
     prepare_data(params, folders, log, rescans=True, progress=progress)
-    config = TrainConfig.from_profile(params)
+    config = train_config(params)
     evaluations = []
     for experiment, method in experiments(params):
         label = folders.name(experiment, method)

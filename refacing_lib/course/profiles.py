@@ -4,8 +4,8 @@ A profile is a YAML file of flat ``name: value`` pairs. Papermill passes it to t
 ``parameters`` cells and the ``refacing`` command reads the same file, so a student's notebook
 and an instructor's command line run with the same settings. This module turns it into the
 things the stages take: the folders (:func:`layout`), the experiments (:func:`experiments`)
-and the synthetic cohort's subjects (:func:`cohort_names`); the training settings are
-:meth:`refacing_lib.model.cyclegan.TrainConfig.from_profile`.
+the synthetic cohort's subjects (:func:`cohort_names`) and the training settings
+(:func:`train_config`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import yaml
 
 from refacing_lib.data.layout import Layout, check_source
 
-__all__ = ["PROFILES_DIR", "load_profile", "layout", "experiments", "cohort_names"]
+__all__ = ["PROFILES_DIR", "load_profile", "layout", "experiments", "cohort_names",
+           "train_config"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -90,3 +91,18 @@ def cohort_names(profile: dict) -> list[str]:
         raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
                          f"subjects that are not in its cohort: {unknown}")
     return [name for name in names if name not in excluded]
+
+
+def train_config(profile: dict, **overrides):
+    """The training settings a profile names (its keys that are fields of
+    :class:`refacing_lib.model.cyclegan.TrainConfig`; the others are ignored), checked;
+    ``overrides`` (None: not given) win. Raises ValueError naming a value out of range."""
+    from dataclasses import fields
+
+    from refacing_lib.model.cyclegan import TrainConfig
+
+    names = {f.name for f in fields(TrainConfig)}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    config = TrainConfig(**{k: v for k, v in {**profile, **given}.items() if k in names})
+    config.check()
+    return config

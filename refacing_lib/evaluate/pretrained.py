@@ -40,7 +40,8 @@ from refacing_lib.model import checkpoints
 
 __all__ = ["PRETRAINED_DIR", "PROFILE", "manifest", "weights_path", "load_pretrained",
            "pretrained_average_face", "score_pretrained", "export_pretrained",
-           "held_out_subjects", "prepare_test_data", "evaluate_pretrained", "shipped_results"]
+           "held_out_subjects", "checked_subjects", "prepare_test_data", "evaluate_pretrained",
+           "shipped_results"]
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 """Where the shipped files are."""
@@ -260,14 +261,30 @@ def held_out_subjects() -> list[str]:
     return paper_split(cohort_names(profile), profile["experiment"]).test
 
 
-def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = print):
+def checked_subjects(subjects=None) -> list[str]:
+    """``subjects`` (file names) checked against :func:`held_out_subjects`, in their order;
+    ``None``: all held-out subjects. Raises ValueError naming a subject that is not one."""
+    held_out = held_out_subjects()
+    if subjects is None:
+        return held_out
+    unknown = sorted(set(subjects) - set(held_out))
+    if unknown or not subjects:
+        raise ValueError(f"subjects {unknown or '[]'}: not test subjects of the pretrained "
+                         f"model; choose among {held_out}")
+    return [name for name in held_out if name in set(subjects)]
+
+
+def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = print,
+                      subjects=None):
     """Regenerate the pretrained model's test subjects, anonymize them and slice them.
 
     Writes, under the data root, only what is missing: the test subjects and their second
     scans (the attack's gallery) in ``synthetic-course/``, their anonymized volumes in
     ``anonymized/{m}/synthetic-course/`` for every method ``m`` of the pretrained models (each
     face found once for all) and a test-only slice dataset in
-    ``datasets/synthetic-course-test-all-{method}/``.
+    ``datasets/synthetic-course-test-all-{method}/``. ``subjects``: only these test subjects
+    (file names, :func:`checked_subjects`), a quick check; their dataset's folder then has a
+    digest of the names after ``test``.
 
     Returns
     -------
@@ -278,7 +295,8 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     from refacing_lib.slicing.datasets import build_dataset, open_dataset
 
     profile, folders = _course()
-    experiment, originals, names = profile["experiment"], folders.originals, held_out_subjects()
+    experiment, originals = profile["experiment"], folders.originals
+    names = checked_subjects(subjects)
     log(f"pretrained model: {len(names)} test subjects of the synthetic cohort (seed "
         f"{profile['seed']}) in {originals}, generated where missing")
     make_cohort(originals, subjects=int(profile["synthetic_subjects"]), seed=int(profile["seed"]),
@@ -289,7 +307,9 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
                             progress=False)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\nsome test subjects could not be anonymized")
-    out = folders.root / "datasets" / f"{folders.source}-test-{experiment}-{method}"
+    subset = "" if names == held_out_subjects() else \
+        "-" + hashlib.sha256(" ".join(names).encode()).hexdigest()[:8]
+    out = folders.root / "datasets" / f"{folders.source}-test{subset}-{experiment}-{method}"
     build_dataset(originals, folders.anonymized(method), out, experiment=experiment,
                   spacing=profile.get("spacing", "tight"), test_only=names, progress=False,
                   log=log)
@@ -297,7 +317,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
 
 
 def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int = 2,
-                        log: Callable[[str], None] = print) -> Path:
+                        log: Callable[[str], None] = print, subjects=None) -> Path:
     """Measure the pretrained generators on their test subjects and write a results folder.
 
     For each method: :func:`prepare_test_data`, then
@@ -310,7 +330,8 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     ``out``; the key is a digest of the weights (their sha256, checked against the manifest),
     the test datasets, the library's code and the versions of its main packages
     (:func:`results_key`), so the measures are computed again only when one of those
-    changed: a second run of notebook 06 takes seconds instead of minutes.
+    changed: a second run of notebook 06 takes seconds instead of minutes. ``subjects``: only
+    these test subjects (:func:`prepare_test_data`); the attack's gallery is then theirs.
 
     Returns
     -------
@@ -321,7 +342,8 @@ def evaluate_pretrained(out: str | Path, methods=("blur", "remove"), jobs: int =
     from .results import write_results
 
     folders = _course()[1]
-    datasets = {method: prepare_test_data(method, jobs=jobs, log=log) for method in methods}
+    datasets = {method: prepare_test_data(method, jobs=jobs, log=log, subjects=subjects)
+                for method in methods}
     kept = folders.pretrained_results / results_key(datasets)
     if (kept / "metrics.md").is_file():
         log(f"pretrained model: results of these weights and test data kept in {kept}")

@@ -13,7 +13,7 @@ JAX, on several devices and in bfloat16.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,16 +99,6 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 1
     samples: int = 4
-
-    @classmethod
-    def from_profile(cls, profile: dict, **overrides) -> "TrainConfig":
-        """The config whose fields a profile (see :mod:`refacing_lib.course.profiles`) names; other
-        profile entries are ignored, ``overrides`` (None: not given) win."""
-        names = {f.name for f in fields(cls)}
-        given = {k: v for k, v in overrides.items() if v is not None}
-        config = cls(**{k: v for k, v in {**profile, **given}.items() if k in names})
-        config.check()
-        return config
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
