@@ -189,14 +189,15 @@ show("fig3_*.png")
 # %% [markdown]
 # With the quick profile (64 x 64 pixels, narrow networks, 3 epochs, and the two course options
 # of notebook 05) the attack already works on these synthetic heads: the head is left as it was
-# and a removed face is replaced by a smooth, plausible one (a blurring run sharpens a blurred
-# face: notebook 05's exercise 1). Over the changed pixels the refaced slices are closer to the
-# originals than the anonymized ones, by correlation and by mean absolute error (the tables
-# above). The faces are still blurrier than the originals: a minute of training at 64 x 64
-# pixels; the pretrained model below shows what more pixels and more steps add, for blurring
-# and removal. The paper also saw that the measures "do not track the subjective variation in
-# reconstruction quality", and only the mean correlation improved significantly for face
-# removal. A number can rise while the face gets no more recognisable, and the other way round.
+# and a removed face is replaced by a smooth, blurred outline of a face in the right place,
+# without its details (a blurring run sharpens a blurred face: notebook 05's exercise 1). Over
+# the changed pixels the refaced slices are closer to the originals than the anonymized ones,
+# by correlation and by mean absolute error (the tables above). The faces are still blurrier
+# than the originals: a minute of training at 64 x 64 pixels; the pretrained model below shows
+# what more pixels and more steps add, for blurring and removal. The paper also saw that the
+# measures "do not track the subjective variation in reconstruction quality", and only the mean
+# correlation improved significantly for face removal. A number can rise while the face gets no
+# more recognisable, and the other way round.
 #
 # ## A re-identification attack
 #
