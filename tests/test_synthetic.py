@@ -101,6 +101,31 @@ def test_make_cohort_writes_only_the_named_subjects_as_in_the_whole_cohort(tmp_p
         cohort_names({**profile, "exclude_subjects": ["IXI999-HH-0001-T1.nii.gz"]})
 
 
+def test_data_plan_of_the_shipped_profiles(tmp_path):
+    """What each stage reads of a profile's data, in one place, with the profile's values."""
+    from refacing_lib.course.profiles import cohort_names, data_plan, load_profile
+
+    course = load_profile("course")
+    plan = data_plan(course)
+    assert (plan.source, plan.subjects, plan.seed, plan.experiment, plan.method, plan.jobs) == \
+        ("synthetic-course", 120, 1, "all", "blur", 2)
+    assert len(plan.names) == 118 and list(plan.names) == cohort_names(course)
+    assert set(plan.excluded) == {"IXI041-HH-1119-T1.nii.gz", "IXI082-HH-1236-T1.nii.gz"}
+    assert not set(plan.excluded) & set(plan.names)
+    full = data_plan(load_profile("full"))        # IXI: no synthetic cohort to generate
+    assert (full.source, full.subjects, full.names, full.experiment, full.jobs) == \
+        ("ixi", 0, (), "guys", 8)
+    assert data_plan({"data_source": "synthetic", "synthetic_subjects": 2}).spacing == "tight"
+    with pytest.raises(ValueError, match="data source.*IXI-T2"):
+        data_plan({"data_source": "IXI-T2"})
+    from refacing_lib.course.pipeline import prepare_data
+    from refacing_lib.data.layout import Layout
+
+    with pytest.raises(ValueError, match="'mine'.*needs synthetic_subjects"):
+        prepare_data({"profile": "mine"}, Layout("synthetic", root=tmp_path), log=print)
+    assert not any(tmp_path.iterdir())
+
+
 def test_make_cohort_resumes_and_skips_existing_files(tmp_path, capsys):
     shape = (24, 40, 40)
     paths = S.make_cohort(tmp_path, subjects=2, seed=1, progress=True, shape=shape)

@@ -63,12 +63,13 @@ def _slices(args: argparse.Namespace) -> None:
 def _training_setup(args: argparse.Namespace):
     """The profile, the folders of the data source, the experiment, method and run folder of
     train, reface and evaluate."""
-    from .profiles import load_profile
+    from .profiles import data_plan, load_profile
 
     profile = load_profile(args.profile)
-    folders = Layout(args.source or profile.get("data_source", "synthetic"))
-    experiment = args.experiment or profile.get("experiment", "all")
-    method = args.method or profile.get("method", "remove")
+    plan = data_plan(profile)
+    folders = Layout(args.source or plan.source)
+    experiment = args.experiment or plan.experiment
+    method = args.method or plan.method
     run = args.run or folders.run(experiment, method)
     return profile, folders, experiment, method, run
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from refacing_lib.data.layout import Layout, is_synthetic
 
-from .profiles import cohort_names, experiments, layout, load_profile, train_config
+from .profiles import data_plan, experiments, layout, load_profile, train_config
 
 __all__ = ["prepare_data", "prepare_dataset", "reproduce"]
 
@@ -34,11 +34,15 @@ def prepare_data(profile: dict, folders: Layout, log: Callable[[str], None] = pr
     if is_synthetic(folders.source):
         from refacing_lib.data.synthetic import make_cohort
 
-        n, names = int(profile["synthetic_subjects"]), cohort_names(profile)
-        left_out = f", {n - len(names)} left out" if len(names) < n else ""
+        plan = data_plan(profile)
+        n = plan.subjects
+        if n < 1:
+            raise ValueError(f"profile {profile.get('profile', '?')!r}: data_source "
+                             f"{folders.source!r} needs synthetic_subjects (the cohort's size)")
+        left_out = f", {n - len(plan.names)} left out" if len(plan.names) < n else ""
         log(f"synthetic cohort: {n} subjects{left_out} in {folder} (generated where missing)")
-        make_cohort(folder, subjects=n, seed=int(profile.get("seed", 0)), rescans=rescans,
-                    progress=progress, only=names, jobs=int(profile.get("jobs", 1)))
+        make_cohort(folder, subjects=n, seed=plan.seed, rescans=rescans, progress=progress,
+                    only=list(plan.names), jobs=plan.jobs)
         return folder
     from refacing_lib.data.ixi import list_volumes
 
@@ -83,18 +87,18 @@ def prepare_dataset(profile: dict, folders: Layout, experiment: str, method: str
     from refacing_lib.anonymize.files import deface_folders
     from refacing_lib.slicing.datasets import build_dataset
 
-    label = folders.name(experiment, method)
+    label, plan = folders.name(experiment, method), data_plan(profile)
     methods = dict.fromkeys([method] + [m for _, m in experiments(profile)])
     log(f"{label}: anonymizing ({', '.join(methods)}) where not done")
     report = deface_folders([folders.originals], {m: folders.anonymized(m) for m in methods},
-                            jobs=int(profile.get("jobs", 1)), progress=progress)
+                            jobs=plan.jobs, progress=progress)
     if not report.ok:
         raise RuntimeError(f"{report.summary()}\n{len(report.failed)} volumes could not be "
                            f"anonymized with {', '.join(methods)}; run again to retry them")
     log(f"{label}: slice dataset")
     return build_dataset(folders.originals, folders.anonymized(method),
                          folders.dataset(experiment, method), experiment=experiment,
-                         spacing=profile.get("spacing", "tight"), progress=progress, log=log)
+                         spacing=plan.spacing, progress=progress, log=log)
 
 
 def reproduce(profile: str | Path = "quick", out_dir: str | Path | None = None,

@@ -4,20 +4,21 @@ A profile is a YAML file of flat ``name: value`` pairs. Papermill passes it to t
 ``parameters`` cells and the ``refacing`` command reads the same file, so a student's notebook
 and an instructor's command line run with the same settings. This module turns it into the
 things the stages take: the folders (:func:`layout`), the experiments (:func:`experiments`)
-the synthetic cohort's subjects (:func:`cohort_names`) and the training settings
-(:func:`train_config`).
+the data it works on (:func:`data_plan`: the synthetic cohort, the split, the default method)
+and the training settings (:func:`train_config`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from refacing_lib.data.layout import Layout, check_source
+from refacing_lib.data.layout import Layout, check_source, is_synthetic
 
 __all__ = ["PROFILES_DIR", "load_profile", "layout", "experiments", "cohort_names",
-           "train_config"]
+           "DataPlan", "data_plan", "train_config"]
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -91,6 +92,56 @@ def cohort_names(profile: dict) -> list[str]:
         raise ValueError(f"exclude_subjects of profile {profile.get('profile', '?')!r} names "
                          f"subjects that are not in its cohort: {unknown}")
     return [name for name in names if name not in excluded]
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """The data a profile works on (:func:`data_plan`).
+
+    Attributes
+    ----------
+    source : str
+        ``data_source``: ``"synthetic"``, ``"synthetic-NAME"`` or ``"ixi"``.
+    subjects, seed : int
+        Size and seed of the generated synthetic cohort (0 and 0 for IXI, or without
+        ``synthetic_subjects``).
+    names : tuple of str
+        The synthetic cohort's file names in use (:func:`cohort_names`); empty without one.
+    excluded : tuple of str
+        ``exclude_subjects``: synthetic heads left out.
+    experiment : {"guys", "all"}
+        The paper's split of the slice datasets.
+    method : {"blur", "remove"}
+        The anonymization trained on by default (notebook 05, ``refacing train``).
+    spacing : {"tight", "loose"}
+        Sagittal slice spacing.
+    jobs : int
+        Processes for generating and anonymizing a cohort.
+    """
+
+    source: str
+    subjects: int
+    seed: int
+    names: tuple[str, ...]
+    excluded: tuple[str, ...]
+    experiment: str
+    method: str
+    spacing: str
+    jobs: int
+
+
+def data_plan(profile: dict) -> DataPlan:
+    """A loaded profile's :class:`DataPlan`, with the defaults of a key left out (``all``,
+    ``remove``, ``tight``, 1 job, seed 0)."""
+    source = check_source(profile.get("data_source", "synthetic"))
+    synthetic = is_synthetic(source) and "synthetic_subjects" in profile
+    return DataPlan(
+        source=source, subjects=int(profile.get("synthetic_subjects", 0)) if synthetic else 0,
+        seed=int(profile.get("seed", 0)) if synthetic else 0,
+        names=tuple(cohort_names(profile)) if synthetic else (),
+        excluded=tuple(profile.get("exclude_subjects") or ()),
+        experiment=profile.get("experiment", "all"), method=profile.get("method", "remove"),
+        spacing=profile.get("spacing", "tight"), jobs=int(profile.get("jobs", 1)))
 
 
 def train_config(profile: dict, **overrides):

@@ -12,7 +12,7 @@ anonymization (``blur``, ``remove``):
 * ``results/``: what :func:`evaluate_pretrained` wrote for the shipped weights
   (``metrics.md``, the paper's figures), shown by notebook 06 (:func:`shipped_results`);
 
-and ``course.json``, the manifest: the profile (``refacing_lib/profiles/course.yaml``), the
+and ``course.json``, the manifest: the profile (``refacing_lib/course/profiles/course.yaml``), the
 cohort (synthetic, its seed, size and test subjects), the commands that reproduce the files,
 and per method the training config, the steps done and the sha256 of the weights, which
 :func:`load_pretrained` checks before loading.
@@ -46,7 +46,7 @@ __all__ = ["PRETRAINED_DIR", "PROFILE", "manifest", "weights_path", "load_pretra
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 """Where the shipped files are."""
 PROFILE = "course"
-"""The profile that trains the pretrained model (``refacing_lib/profiles/course.yaml``)."""
+"""The profile that trains the pretrained model (``refacing_lib/course/profiles/course.yaml``)."""
 _MANIFEST = PRETRAINED_DIR / f"{PROFILE}.json"
 
 
@@ -192,8 +192,8 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
 
     from .evaluation import average_face
 
-    profile, folders = _course()
-    source, experiment = folders.source, profile["experiment"]
+    plan, folders = _course()
+    source, experiment = folders.source, plan.experiment
     run = Path(run or folders.run(experiment, method))
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
@@ -221,7 +221,7 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
         "profile": PROFILE,
         "commands": [f"refacing reproduce --profile {PROFILE}   # or, stage by stage:",
                      f"refacing synth --out <data>/{source} --subjects "
-                     f"{profile['synthetic_subjects']} --seed {profile['seed']}   # then delete "
+                     f"{plan.subjects} --seed {plan.seed}   # then delete "
                      "exclude_subjects of the profile",
                      f"refacing deface --method METHOD <data>/{source} --out "
                      f"<data>/anonymized/METHOD/{source} --jobs 2",
@@ -231,8 +231,8 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
                      "refacing export-pretrained --methods METHOD",
                      "refacing evaluate-pretrained --out "
                      "refacing_lib/evaluate/pretrained/results"],
-        "cohort": {"source": source, "subjects": profile["synthetic_subjects"],
-                   "seed": profile["seed"], "excluded": profile.get("exclude_subjects", []),
+        "cohort": {"source": source, "subjects": plan.subjects, "seed": plan.seed,
+                   "excluded": list(plan.excluded),
                    "experiment": experiment, "test_subjects": held_out_subjects()}})
     info.setdefault("models", {})[method] = {
         "weights": path.name, "sha256": _sha256(path), "history": history.name,
@@ -244,21 +244,20 @@ def export_pretrained(method: str, run: str | Path | None = None, log=print) -> 
 
 
 def _course():
-    """The course profile (:data:`PROFILE`) and its folders (a Layout)."""
-    from refacing_lib.course.profiles import layout, load_profile
+    """The course profile's (:data:`PROFILE`) data plan and folders (a Layout)."""
+    from refacing_lib.course.profiles import data_plan, layout, load_profile
 
     profile = load_profile(PROFILE)
-    return profile, layout(profile)
+    return data_plan(profile), layout(profile)
 
 
 def held_out_subjects() -> list[str]:
     """File names of the pretrained model's test subjects: the paper's 'all' test split of
     the course profile's synthetic cohort (never seen in training)."""
-    from refacing_lib.course.profiles import cohort_names, load_profile
     from refacing_lib.data.ixi import paper_split
 
-    profile = load_profile(PROFILE)
-    return paper_split(cohort_names(profile), profile["experiment"]).test
+    plan = _course()[0]
+    return paper_split(list(plan.names), plan.experiment).test
 
 
 def checked_subjects(subjects=None) -> list[str]:
@@ -294,13 +293,13 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     from refacing_lib.data.synthetic import make_cohort
     from refacing_lib.slicing.datasets import build_dataset, open_dataset
 
-    profile, folders = _course()
-    experiment, originals = profile["experiment"], folders.originals
+    plan, folders = _course()
+    experiment, originals = plan.experiment, folders.originals
     names = checked_subjects(subjects)
     log(f"pretrained model: {len(names)} test subjects of the synthetic cohort (seed "
-        f"{profile['seed']}) in {originals}, generated where missing")
-    make_cohort(originals, subjects=int(profile["synthetic_subjects"]), seed=int(profile["seed"]),
-                rescans=True, progress=False, only=names, jobs=jobs)
+        f"{plan.seed}) in {originals}, generated where missing")
+    make_cohort(originals, subjects=plan.subjects, seed=plan.seed, rescans=True,
+                progress=False, only=names, jobs=jobs)
     methods = dict.fromkeys([method, *manifest()["models"]])
     report = deface_folders([originals / n for n in names],
                             {m: folders.anonymized(m) for m in methods}, jobs=jobs,
@@ -311,7 +310,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
         "-" + hashlib.sha256(" ".join(names).encode()).hexdigest()[:8]
     out = folders.root / "datasets" / f"{folders.source}-test{subset}-{experiment}-{method}"
     build_dataset(originals, folders.anonymized(method), out, experiment=experiment,
-                  spacing=profile.get("spacing", "tight"), test_only=names, progress=False,
+                  spacing=plan.spacing, test_only=names, progress=False,
                   log=log)
     return open_dataset(out)
 
