@@ -35,6 +35,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 n_subjects = 6  # how many subjects to look at
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -48,7 +49,7 @@ import pandas as pd
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
 from refacing_lib.data.layout import Layout
-from refacing_lib.viz import plotting
+from refacing_lib.viz import plotting, surfaces
 from refacing_lib.viz.widgets import SliceBrowser
 
 layout = Layout(data_source)  # where this data source's files lie under data/
@@ -85,7 +86,9 @@ pd.DataFrame.from_dict(ixi.SITES, orient="index")
 # course uses a **synthetic IXI-like cohort** that it generates itself (`refacing synth`):
 # artificial heads with the file names, array shapes, voxel sizes, storage order and site
 # differences of IXI. They are built from simple shapes, so they are not real anatomy; everything
-# below works the same on the real files (set `data_source = "ixi"`).
+# below works the same on the real files (set `data_source = "ixi"`). Each synthetic subject has
+# a face of its own (eyes, lids, brows, nose, lips, chin), drawn from 15 shape numbers,
+# and a second scan keeps it.
 #
 # `synthetic.make_cohort` writes the subjects that are missing (a few seconds each) and skips
 # those already there, so running this cell again costs nothing.
@@ -93,7 +96,8 @@ pd.DataFrame.from_dict(ixi.SITES, orient="index")
 # %%
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=n_subjects, seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=n_subjects, seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)[:n_subjects]
 print(f"{len(paths)} volumes:", ", ".join(p.name for p in paths))
@@ -108,6 +112,15 @@ print(f"{len(paths)} volumes:", ", ".join(p.name for p in paths))
 # %%
 names = pd.DataFrame([ixi.parse_name(p)._asdict() for p in paths])
 names
+
+# %% [markdown]
+# The faces of the first three heads, their skin rendered from the front as the
+# re-identification studies render MRI heads (notebook 02 says more): a face detector
+# marks each face it finds with a box and five landmarks.
+
+# %%
+fig = surfaces.plot_renders({p.name[:6]: load_volume(p) for p in paths[:3]})
+plotting.save_figure(fig, figure_dir, "faces");
 
 # %% [markdown]
 # ## Geometry, and the orientation pitfall

@@ -26,6 +26,7 @@
 # * what each method changes, seen side by side at several sagittal positions and counted in
 #   voxels and millilitres;
 # * how to check that the brain was not touched;
+# * whether a face detector still finds a face after each method;
 # * how to anonymize a whole dataset from the terminal with `refacing deface`.
 #
 # **Time**: about 25 minutes of reading; the notebook runs in under a minute on a laptop
@@ -40,6 +41,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 subject = 0  # which volume to deface: its position in the sorted list of files
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -55,7 +57,7 @@ from refacing_lib.anonymize.deface import BLUR_LAYER_MM, BRAIN_MARGIN_MM, deface
 from refacing_lib.data import ixi, synthetic
 from refacing_lib.data.io import load_volume
 from refacing_lib.data.layout import Layout
-from refacing_lib.viz import plotting
+from refacing_lib.viz import plotting, surfaces
 from refacing_lib.viz.widgets import HeadViewer, SliceBrowser
 
 layout = Layout(data_source)  # where this data source's files lie under data/
@@ -100,7 +102,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 # %%
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=subject + 1, seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=subject + 1, seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")
 path = ixi.list_volumes(folder)[subject]
 vol = load_volume(path)
@@ -359,6 +362,21 @@ display(heads.figure)
 heads
 
 # %% [markdown]
+# ## What face recognition finds
+#
+# The attack of the re-identification studies renders the skin as a picture and hands it to
+# face recognition software. The course's version (notebook 06 runs it on the test heads):
+# the skin rendered from the front, and dlib's face detector, which marks a face with a box
+# and five landmarks (eye corners and the base of the nose) where it finds one. Whether it
+# still finds a face after anonymization is the first thing to know: without a detected face
+# there is nothing for the recognizer to compare. (A blurred face may still be found when the
+# blur keeps the eyes' and the nose's shape; the 3-D view above shows how much of it stays.)
+
+# %%
+fig = surfaces.plot_renders({"original": vol, "blurred": blurred, "removed": removed})
+plotting.save_figure(fig, figure_dir, "face_detector");
+
+# %% [markdown]
 # ## Summary
 #
 # * Two anonymizations are attacked by the paper: face blurring (`mask_face`, HCP) and face
@@ -370,6 +388,7 @@ heads
 # * Removal changes several times more tissue than blurring; neither may touch the brain,
 #   which the synthetic ground truth lets us check.
 # * `refacing deface --method blur|remove INPUT... --out DIR --jobs N` defaces a dataset.
+# * A face detector on renders of the skin tells whether a face is left to recognise.
 #
 # ## Exercises
 #

@@ -40,6 +40,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the original volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (generated where missing)
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 experiment = "all"  # the paper's split: "guys" (Guy's Hospital only) or "all" (three sites)
 spacing = "tight"  # slice spacing: "tight" (1.8 mm, the paper's) or "loose" (3.6 mm)
 subject = 0  # which TEST subject to show: its position among the test subjects
@@ -102,7 +103,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 # %%
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: {synthetic_subjects} generated heads in {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)
 report = deface_folders([folder], {m: layout.anonymized(m) for m in METHODS},

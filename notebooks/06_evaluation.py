@@ -26,10 +26,12 @@
 #   the right person among many? And how many probes a rate needs to mean something;
 # * what the course's pretrained model, trained longer, does on subjects it never saw;
 # * what slice-by-slice (2-D) refacing does to a whole head, seen as a 3-D skin surface;
+# * the attack of the re-identification studies: face recognition on renders of whole heads;
 # * what all this means for sharing anonymized MRI.
 #
-# **Time**: about 30 minutes of reading. Running it takes about a minute for the measures of
-# the quick profile's run (the removal run of notebook 05), and 1-2 more for each run it
+# **Time**: about 30 minutes of reading. Running it takes 2-3 minutes for the measures of
+# the quick profile's run (the removal run of notebook 05; most of it is the render attack,
+# about 5 seconds for each of its 21 heads), and 1-2 more for each run it
 # evaluates that is not there yet (it is trained first: add `"all-blur"` after notebook 05's
 # exercise 1, or train it here). Measuring the pretrained model again
 # (`measure_pretrained = True`) adds 2-6 minutes the first time.
@@ -41,6 +43,7 @@ data_source = "synthetic"  # "synthetic" or "ixi"
 experiments = ["all-remove"]  # EXPERIMENT-METHOD runs to evaluate (trained if missing)
 synthetic_subjects = 12  # size of the synthetic cohort (its second scans are the gallery)
 seed = 0  # the cohort's and the training's seed
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 exclude_subjects = []  # heads of the synthetic cohort left out (a profile's exclude_subjects)
 jobs = 2  # processes for generating and anonymizing heads
 image_size = 64  # training settings for a run that is missing (as notebook 05)
@@ -72,7 +75,7 @@ from refacing_lib.evaluate.reidentify import face_profile, identification_rates
 from refacing_lib.evaluate.results import write_results
 from refacing_lib.model.training import TrainConfig, run_config, train
 from refacing_lib.slicing.datasets import open_dataset
-from refacing_lib.viz import plotting
+from refacing_lib.viz import plotting, surfaces
 from refacing_lib.viz.widgets import HeadViewer
 
 layout = Layout(data_source)  # where this data source's files lie under data/
@@ -91,7 +94,7 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 if data_source.startswith("synthetic"):
     print("SYNTHETIC DATA: the heads are the course's generated cohort, not real subjects.")
 prepare_data({"data_source": data_source, "synthetic_subjects": synthetic_subjects, "seed": seed,
-              "exclude_subjects": exclude_subjects, "jobs": jobs},
+              "exclude_subjects": exclude_subjects, "jobs": jobs, "faces": faces},
              layout, rescans=True)                # the synthetic cohort's second scans: see below
 runs = experiment_list({"experiments": experiments})
 for experiment, method in runs:
@@ -318,6 +321,44 @@ heads
 
 # %%
 pd.DataFrame({ev.name: ev.volume["discontinuity"] for ev in evaluations}).round(3)
+
+# %% [markdown]
+# ## Whole heads in front of a face recognizer
+#
+# The studies that made defacing a rule did not compare profiles: they rendered the skin of
+# MRI heads as pictures and gave them to face recognition software. `evaluate_run` runs that
+# **render attack** too, on every test subject's whole head. Each head is rendered from the
+# front and turned 15 degrees to either side, dlib's face detector looks for a face in each
+# render, and where it finds one, dlib's face recognition network describes it with 128
+# numbers. The gallery is the renders of the second scans of every subject; a head is
+# identified when the closest description in the gallery is its own. A head in which no face
+# is found scores the rate of guessing. Here is what the detector finds in the test head
+# above, from the front:
+
+# %%
+fig = surfaces.plot_renders({version: head.volume[version]
+                             for version in ("original", "anonymized", "refaced")})
+plotting.save_figure(fig, figure_dir, "render_attack_views")
+
+# %% [markdown]
+# The rates of the render attack for each version of the test heads (there is no average-face
+# version here: it would need a 3-D average head), with how many heads showed a face at all:
+
+# %%
+render = pd.concat({ev.name: ev.render for ev in evaluations if ev.render is not None})
+render[["faces found", "top-1", "top-1 95% low", "top-1 95% high", "top-1 chance",
+        "top-5"]].astype(float).round(3)
+
+# %% [markdown]
+# The original heads are the ceiling again: every original face is found and should be
+# identified. A removed face leaves nothing to find. After the quick removal run the refaced
+# heads show what the surfaces above showed: the refaced voxels fill the whole removed box from
+# one side of the head to the other, slice by slice, and in the quick run the detector finds no
+# face there, so the render attack scores chance on them, while the 2-D profile attack, which
+# reads each slice on its own, may still find the person. The two attacks measure different
+# things: the profile attack the silhouette of a few slices, the render attack the whole face
+# as a camera would see it. A blurring run (notebook 05's exercise 1) keeps the eyes and the
+# nose in place: try it.
 
 # %% [markdown]
 # The table of the results folder, `metrics.md`, sums it all up:

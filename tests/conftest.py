@@ -82,22 +82,24 @@ SYNTH_SMALL_SHAPE = (60, 96, 96)  # RAS shape of the fast, low-resolution synthe
 
 @pytest.fixture(scope="session")
 def synth_small_cohort(tmp_path_factory):
-    """4 synthetic subjects with rescans at low resolution (shape SYNTH_SMALL_SHAPE), seed 0."""
+    """4 synthetic subjects with rescans at low resolution (shape SYNTH_SMALL_SHAPE), seed 0,
+    block faces (their files' checksums are pinned in test_synthetic.py)."""
     from refacing_lib.data.synthetic import make_cohort
 
     out = tmp_path_factory.mktemp("synth_small")
     paths = make_cohort(out, subjects=4, seed=0, rescans=True, progress=False,
-                        shape=SYNTH_SMALL_SHAPE)
+                        shape=SYNTH_SMALL_SHAPE, faces="block")
     return out, paths
 
 
 @pytest.fixture(scope="session")
 def synth_ixi_cohort(tmp_path_factory):
-    """3 full-size (IXI-shaped) synthetic subjects, one per site (Guys, HH, IOP), seed 0."""
+    """3 full-size (IXI-shaped) synthetic subjects, one per site (Guys, HH, IOP), seed 0, block
+    faces (checksums pinned in test_synthetic.py)."""
     from refacing_lib.data.synthetic import make_cohort
 
     out = tmp_path_factory.mktemp("synth_ixi")
-    paths = make_cohort(out, subjects=3, seed=0, progress=False)
+    paths = make_cohort(out, subjects=3, seed=0, progress=False, faces="block")
     return out, paths
 
 

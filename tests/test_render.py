@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from skimage import data as images
 
-from refacing_lib.data.io import Volume, load_volume
+from refacing_lib.anonymize.files import deface_folders
+from refacing_lib.data.io import Volume, load_volume, save_volume
 from refacing_lib.evaluate.render import (
     FaceRecognizer,
     descriptor_distances,
     head_face,
+    render_attack,
     render_identification,
     render_skin,
 )
@@ -90,8 +92,43 @@ def test_identification_from_descriptors_and_missing_faces():
     assert 0 < result["top-1 95% low"] < result["top-1"] < result["top-1 95% high"] <= 1
     distances = descriptor_distances(probes, gallery)
     assert np.isinf(distances[2]).all() and np.isfinite(distances[0]).all()
-    with pytest.raises(ValueError, match="as many probes as gallery subjects"):
-        render_identification(probes[:3], gallery)
+    # three probes of a larger gallery, owned by gallery subjects 5, 0 and 3
+    owned = render_identification([gallery[5], gallery[0], probes[2]], gallery, owners=[5, 0, 3])
+    assert owned["probes"] == 3 and owned["gallery"] == 6
+    assert owned["top-1"] == pytest.approx((2 + 1 / 6) / 3)
+    with pytest.raises(ValueError, match="a gallery subject for each, got 3 probes, 6"):
+        render_identification(probes[:3], gallery, owners=[0, 1, 6])
+    with pytest.raises(ValueError, match="at least one probe"):
+        render_identification([], gallery)
+
+
+def test_render_attack_says_per_head_what_it_found(tmp_path):
+    """Small heads, one anonymized head with its front half cut off, the other intact: every
+    head gets its row, the cut one says that it shows no face, the intact one shows what its
+    original shows, and without second scans the gallery is the probes' own scans."""
+    from refacing_lib.data.synthetic import make_cohort
+
+    paths = make_cohort(tmp_path / "orig", subjects=3, progress=False, shape=(40, 64, 64),
+                        faces="human")
+    names = [p.name for p in paths]
+    (tmp_path / "anon").mkdir()
+    for i, path in enumerate(paths[:2]):
+        volume = load_volume(path)
+        data = volume.data.copy()
+        if i == 0:                                     # the face outside the field of view
+            data[:, data.shape[1] // 2:] = 0
+        save_volume(tmp_path / "anon" / path.name, data, volume.affine)
+    rates, heads = render_attack(names[:2], names, tmp_path / "orig", tmp_path / "anon")
+    assert list(rates.index) == ["original", "anonymized"]
+    assert (rates["gallery from"] == "the probes' own scans").all()
+    intact = heads[heads["name"] == names[1]].set_index("version")["views with a face"]
+    assert intact["anonymized"] == intact["original"] == intact["gallery"]   # the same head
+    assert rates.loc["original", "top-1 chance"] == pytest.approx(1 / 3)
+    assert list(heads["version"]) == ["gallery"] * 3 + ["original"] * 2 + ["anonymized"] * 2
+    cut = heads[(heads["version"] == "anonymized") & (heads["name"] == names[0])].iloc[0]
+    assert cut["views with a face"] == 0 and cut["note"].startswith("no face in any view")
+    with pytest.raises(ValueError, match="missing from the gallery.*" + names[2]):
+        render_attack(names[2:], names[:2], tmp_path / "orig", tmp_path / "anon")
 
 
 def test_face_kinds_are_checked_and_recorded(tmp_path):
@@ -99,7 +136,7 @@ def test_face_kinds_are_checked_and_recorded(tmp_path):
     from refacing_lib.data.synthetic.face import Face
 
     params = sample_subject(0, "Guys")
-    block, human = Face(params), Face(params, "human")
+    block, human = Face(params, "block"), Face(params)
     X, Z = np.meshgrid(np.linspace(-60, 60, 25), np.linspace(-120, 40, 33))
     assert not block.relief(X, Z).any()
     # the eyes sink under the brows, the lips end at the mouth's corners
@@ -109,11 +146,11 @@ def test_face_kinds_are_checked_and_recorded(tmp_path):
     with pytest.raises(ValueError, match="faces must be one of .*'alien'"):
         Face(params, "alien")
     shape = (40, 64, 64)
-    (path,) = make_cohort(tmp_path, subjects=1, progress=False, shape=shape, faces="human")
+    (path,) = make_cohort(tmp_path, subjects=1, progress=False, shape=shape)     # human
     described = tmp_path / "truth" / path.name.replace(".nii.gz", ".json")
     assert '"faces": "human"' in described.read_text()
     before = load_volume(path).data
-    make_cohort(tmp_path, subjects=1, progress=False, shape=shape)     # written again, block
+    make_cohort(tmp_path, subjects=1, progress=False, shape=shape, faces="block")  # again
     assert '"faces"' not in described.read_text()
     assert not np.array_equal(load_volume(path).data, before)
 
@@ -121,8 +158,9 @@ def test_face_kinds_are_checked_and_recorded(tmp_path):
 @pytest.mark.slow
 def test_human_faces_are_recognised_and_block_faces_are_not(tmp_path, recognizer):
     """Four full-size heads of a seed the course does not use, with rescans: the render attack
-    finds their human faces and identifies every rescan; the same heads with block faces show
-    it no face (`benchmarks/bench_render_attack.py` measures 60 heads)."""
+    finds their human faces, identifies every head among the second scans and finds no face
+    once removed; the same heads with block faces show it no face
+    (`benchmarks/bench_render_attack.py` measures 60 heads)."""
     from refacing_lib.data.synthetic import make_cohort
 
     def faces(folder, kind, rescans):
@@ -131,9 +169,16 @@ def test_human_faces_are_recognised_and_block_faces_are_not(tmp_path, recognizer
         return [[head_face(load_volume(p), recognizer) for p in sorted(scan.glob("IXI*.nii.gz"))]
                 for scan in scans]
 
-    originals, rescans = faces(tmp_path / "human", "human", rescans=True)
-    views = [found for _, views in originals + rescans for found in views]
-    assert sum(f is not None for f in views) >= 0.9 * len(views)          # 3 yaws per head
-    assert render_identification([d for d, _ in rescans], [d for d, _ in originals])["top-1"] == 1
+    human = tmp_path / "human"
+    make_cohort(human, subjects=4, seed=5, rescans=True, progress=False, faces="human")
+    deface_folders([human], {"remove": tmp_path / "removed"}, progress=False)
+    names = sorted(p.name for p in human.glob("IXI*.nii.gz"))
+    rates, heads = render_attack(names, names, human, tmp_path / "removed",
+                                 recognizer=recognizer)
+    seen = heads[heads["version"] != "anonymized"]                  # originals and rescans
+    assert seen["views with a face"].sum() >= 0.9 * 3 * len(seen)   # 3 yaws per head
+    assert rates.loc["original", "top-1"] == 1.0                    # every head identified
+    assert (rates["gallery from"] == "second scans").all()
+    assert rates.loc["anonymized", "faces found"] == 0.0            # removed faces
     (block,) = faces(tmp_path / "block", "block", rescans=False)
     assert sum(f is not None for _, views in block for f in views) <= 2

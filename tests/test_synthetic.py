@@ -484,7 +484,7 @@ def test_some_subjects_written_by_two_processes_are_byte_identical(tmp_path):
     """The course's path: ``only`` three of the first 6 subjects of seed 3, ``jobs=2``."""
     names = [e["name"] for e in S.cohort_entries(6, seed=3)]
     S.make_cohort(tmp_path, subjects=6, seed=3, progress=False, shape=(24, 40, 40),
-                  only=[names[4], names[1], names[2]], jobs=2)
+                  only=[names[4], names[1], names[2]], jobs=2, faces="block")
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == sorted(ONLY_JOBS_SHA256)
     assert _changed_files(tmp_path, ONLY_JOBS_SHA256) == []
@@ -496,8 +496,8 @@ def test_synthesize_and_label_map_arrays_are_unchanged():
 
     p = S.sample_subject(1, "IOP")
     pose = S.Pose(4.0, (1.0, -2.0, 0.5))
-    img, truth, aff = S.synthesize(p, 123, pose, shape=SMALL)
-    labels, _ = S.label_map(p, pose, shape=SMALL)
+    img, truth, aff = S.synthesize(p, 123, pose, shape=SMALL, faces="block")
+    labels, _ = S.label_map(p, pose, shape=SMALL, faces="block")
     got = {"image": sha(img), **{k: sha(v) for k, v in truth.items()}, "affine": sha(aff),
            "labels": sha(labels), "h2s": sha(S.head_to_scanner(p, pose, SMALL))}
     assert got == ARRAYS_SHA256

@@ -27,6 +27,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (exercise 3 looks at all of it)
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -48,7 +49,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)
 vol = load_volume(paths[0])

@@ -26,6 +26,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the volumes; empty: <data root>/synthetic or <data root>/ixi
 subject = 0  # the notebook's subject (a Guy's head in the synthetic cohort)
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
 
 # %%
@@ -47,7 +48,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=max(subject + 1, 3), seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=max(subject + 1, 3), seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: generated heads from {folder}, not real subjects.")
 paths = ixi.list_volumes(folder)
 

@@ -26,6 +26,7 @@ data_source = "synthetic"  # "synthetic": the course's generated cohort;
 data_dir = ""  # folder of the original volumes; empty: <data root>/synthetic or <data root>/ixi
 synthetic_subjects = 12  # size of the synthetic cohort (generated where missing)
 seed = 0  # seed of the synthetic cohort
+faces = "human"  # the synthetic faces: "human" or "block" (the course profile's)
 experiment = "all"  # the paper's split: "guys" or "all"
 subject = 0  # which TEST subject to look at: its position among the test subjects
 figure_dir = ""  # where figures are saved as PNG (make reproduce sets it); empty: not saved
@@ -49,7 +50,8 @@ layout = Layout(data_source)  # where this data source's files lie under data/
 
 folder = Path(data_dir) if data_dir else layout.originals
 if data_source == "synthetic":
-    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False)
+    synthetic.make_cohort(folder, subjects=synthetic_subjects, seed=seed, progress=False,
+                          faces=faces)
     print(f"SYNTHETIC DATA: {synthetic_subjects} generated heads in {folder}, not real subjects.")
 names = [p.name for p in ixi.list_volumes(folder)]
 plan = dataset_plan(names, experiment)

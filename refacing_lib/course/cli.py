@@ -119,7 +119,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     _, folders, experiment, method, run = _training_setup(args)
     out = args.out or folders.results / folders.name(experiment, method)
-    markdown = write_results([evaluate_run(folders, experiment, method, run)], out)
+    markdown = write_results([evaluate_run(folders, experiment, method, run,
+                                           render=args.render)], out)
     print(markdown.read_text())
     print(f"results in {out}")
 
@@ -209,9 +210,10 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     p.add_argument("--rescans", action="store_true", help="also write a rescan of every subject")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes")
-    p.add_argument("--faces", choices=("block", "human"), default="block",
-                   help="human: eyes, lids, brows, cheekbones, alae and a mouth, which face "
-                        "detectors find (the course's cohorts keep block faces for now)")
+    p.add_argument("--faces", choices=("human", "block"), default="human",
+                   help="human: eyes, lids, brows, cheekbones, nose and mouth, which face "
+                        "detectors find; block: the blocky faces of the course profile's "
+                        "cohort, on which the shipped models were trained")
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("fetch-ixi", help="download and unpack IXI-T1.tar and IXI.xls")
@@ -257,7 +259,8 @@ def _add_run_commands(sub) -> None:
     for name, text in (("train", "train the CycleGAN on a slice dataset (resumes by default)"),
                        ("reface", "reface anonymized slices or volumes with a trained generator"),
                        ("evaluate", "measure a trained run: correlation, SSIM, "
-                                    "re-identification, the paper's figures")):
+                                    "re-identification (2-D profiles, face recognition), "
+                                    "the paper's figures")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="quick", help="quick, course, full, or a YAML "
                        "file; sets the network, the training and the defaults below")
@@ -292,6 +295,9 @@ def _add_run_commands(sub) -> None:
     evaluate_p = sub.choices["evaluate"]
     evaluate_p.add_argument("--out", type=Path, help="results folder (default: "
                             "build/results/SOURCE-EXPERIMENT-METHOD)")
+    evaluate_p.add_argument("--no-render", dest="render", action="store_false",
+                            help="skip the render attack (face recognition on whole heads, "
+                                 "about 5 s per head)")
     evaluate_p.set_defaults(func=_evaluate)
 
 

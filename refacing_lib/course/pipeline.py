@@ -42,7 +42,7 @@ def prepare_data(profile: dict, folders: Layout, log: Callable[[str], None] = pr
         left_out = f", {n - len(plan.names)} left out" if len(plan.names) < n else ""
         log(f"synthetic cohort: {n} subjects{left_out} in {folder} (generated where missing)")
         make_cohort(folder, subjects=n, seed=plan.seed, rescans=rescans, progress=progress,
-                    only=list(plan.names), jobs=plan.jobs)
+                    only=list(plan.names), jobs=plan.jobs, faces=plan.faces)
         return folder
     from refacing_lib.data.ixi import list_volumes
 

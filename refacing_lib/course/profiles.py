@@ -117,6 +117,8 @@ class DataPlan:
         Sagittal slice spacing.
     jobs : int
         Processes for generating and anonymizing a cohort.
+    faces : {"human", "block"}
+        The synthetic heads' faces (:class:`refacing_lib.data.synthetic.face.Face`).
     """
 
     source: str
@@ -128,11 +130,12 @@ class DataPlan:
     method: str
     spacing: str
     jobs: int
+    faces: str
 
 
 def data_plan(profile: dict) -> DataPlan:
     """A loaded profile's :class:`DataPlan`, with the defaults of a key left out (``all``,
-    ``remove``, ``tight``, 1 job, seed 0)."""
+    ``remove``, ``tight``, 1 job, seed 0, human faces)."""
     source = check_source(profile.get("data_source", "synthetic"))
     synthetic = is_synthetic(source) and "synthetic_subjects" in profile
     return DataPlan(
@@ -141,7 +144,8 @@ def data_plan(profile: dict) -> DataPlan:
         names=tuple(cohort_names(profile)) if synthetic else (),
         excluded=tuple(profile.get("exclude_subjects") or ()),
         experiment=profile.get("experiment", "all"), method=profile.get("method", "remove"),
-        spacing=profile.get("spacing", "tight"), jobs=int(profile.get("jobs", 1)))
+        spacing=profile.get("spacing", "tight"), jobs=int(profile.get("jobs", 1)),
+        faces=profile.get("faces", "human"))
 
 
 def train_config(profile: dict, **overrides):

@@ -64,6 +64,10 @@ class Evaluation:
         Where the gallery faces came from.
     volume : dict, optional
         :func:`evaluate_volume` of one test subject, when measured.
+    render, render_heads : pandas.DataFrame, optional
+        The render attack on the test subjects' whole heads, when run
+        (:func:`refacing_lib.evaluate.render.render_attack`: rates per version, and what was
+        found per head).
     """
 
     experiment: str
@@ -73,6 +77,8 @@ class Evaluation:
     images: dict
     gallery: str
     volume: dict | None = field(default=None, repr=False)
+    render: pd.DataFrame | None = field(default=None, repr=False)
+    render_heads: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -97,7 +103,9 @@ class Evaluation:
         return {k: v[chosen] for k, v in self.images.items()}, titles
 
     def summary(self) -> dict:
-        """One row of the metrics table: mean scores, identification rates, discontinuity."""
+        """One row of the metrics table: mean scores, the identification rates of the 2-D
+        profile attack (``top-1 refaced``, ...) and of the render attack (``top-1 refaced
+        (face recognition)``, ..., when run), discontinuity."""
         means = self.scores.select_dtypes("number").mean()
         row = {"experiment": self.experiment, "method": self.method,
                "test images": len(self.scores),
@@ -114,10 +122,28 @@ class Evaluation:
                 low, high = rate_interval(rates[f"top-{k}"], probes)
                 row[f"top-{k} {version}"] = rates[f"top-{k}"]
                 row[f"top-{k} {version} 95% low"], row[f"top-{k} {version} 95% high"] = low, high
+        if self.render is not None:
+            row.update(_render_rows(self.render))
         if self.volume is not None:
             row["discontinuity refaced / original"] = (self.volume["discontinuity"]["refaced"]
                                                        / self.volume["discontinuity"]["original"])
         return row
+
+
+def _render_rows(render: pd.DataFrame) -> dict:
+    """The render attack's entries of a metrics row: per version, the fraction of heads with a
+    face and the top-1 and top-5 rates with their 95% intervals; the rates of chance."""
+    row = {}
+    for k in (1, 5):
+        row[f"top-{k} chance (face recognition)"] = float(render[f"top-{k} chance"].iloc[0])
+    for version, rates in render.iterrows():
+        row[f"faces found {version} (face recognition)"] = float(rates["faces found"])
+        for k in (1, 5):
+            key = f"top-{k} {version} (face recognition)"
+            row[key] = float(rates[f"top-{k}"])
+            row[f"{key} 95% low"] = float(rates[f"top-{k} 95% low"])
+            row[f"{key} 95% high"] = float(rates[f"top-{k} 95% high"])
+    return row
 
 
 def _positions(metadata: pd.DataFrame) -> np.ndarray:
@@ -289,7 +315,8 @@ def evaluate_volume(generator, original: Volume, anonymized: Volume,
 
 
 def evaluate_run(folders: Layout, experiment: str, method: str, run: str | Path | None = None,
-                 volume: bool = True, progress: bool = False) -> Evaluation:
+                 volume: bool = True, render: bool = True,
+                 progress: bool = False) -> Evaluation:
     """Evaluate the trained run of one experiment, reading the course's data folders.
 
     The dataset is ``folders.dataset(experiment, method)``, the generator the latest
@@ -305,8 +332,12 @@ def evaluate_run(folders: Layout, experiment: str, method: str, run: str | Path 
         The training's run folder.
     volume : bool
         Also reface the first test subject's whole head (:func:`evaluate_volume`).
+    render : bool
+        Also run the render attack on the test subjects' whole heads, against the dataset's
+        subjects (:func:`refacing_lib.evaluate.render.render_attack`; about 5 s per head).
     progress : bool
-        Show tqdm progress bars (gallery scans read, test slices refaced) on stderr.
+        Show tqdm progress bars (gallery scans read, test slices refaced, heads rendered) on
+        stderr.
 
     Returns
     -------
@@ -329,6 +360,12 @@ def evaluate_run(folders: Layout, experiment: str, method: str, run: str | Path 
     if volume:
         result.volume = evaluate_first_head(result, generator, folders.originals,
                                             folders.anonymized(method))
+    if render:
+        from .render import render_attack
+
+        result.render, result.render_heads = render_attack(
+            list(dict.fromkeys(result.scores["name"])), gallery[0], folders.originals,
+            folders.anonymized(method), generator, progress=progress)
     return result
 
 

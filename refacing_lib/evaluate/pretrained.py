@@ -299,7 +299,7 @@ def prepare_test_data(method: str, jobs: int = 2, log: Callable[[str], None] = p
     log(f"pretrained model: {len(names)} test subjects of the synthetic cohort (seed "
         f"{plan.seed}) in {originals}, generated where missing")
     make_cohort(originals, subjects=plan.subjects, seed=plan.seed, rescans=True,
-                progress=False, only=names, jobs=jobs)
+                progress=False, only=names, jobs=jobs, faces=plan.faces)
     methods = dict.fromkeys([method, *manifest()["models"]])
     report = deface_folders([originals / n for n in names],
                             {m: folders.anonymized(m) for m in methods}, jobs=jobs,

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 
 from refacing_lib.anonymize.head_masks import largest_part
 from refacing_lib.data.io import Volume
 
 __all__ = ["SKIN_LEVEL", "YAWS", "render_skin", "FaceRecognizer", "FaceFound", "head_face",
-           "descriptor_distances", "render_identification"]
+           "descriptor_distances", "render_identification", "render_attack"]
 
 #: The skin lies where an image exceeds this fraction of its Otsu threshold (air is far
 #: darker than skin and fat in T1).
@@ -222,9 +223,10 @@ def head_face(volume: Volume, recognizer: FaceRecognizer,
     return (np.mean(descriptors, axis=0) if descriptors else None), found
 
 
-def render_identification(probes: list, gallery: list) -> dict:
+def render_identification(probes: list, gallery: list, owners=None) -> dict:
     """The render attack's rates: probes (descriptors or None, from :func:`head_face`) against
-    a gallery of the same subjects in the same order (probe i is gallery subject i).
+    a gallery; probe i belongs to gallery subject ``owners[i]`` (default: i, the gallery
+    holds the probes' subjects in their order, maybe followed by others).
 
     Returns
     -------
@@ -235,10 +237,12 @@ def render_identification(probes: list, gallery: list) -> dict:
     """
     from .reidentify import identification_rates, rate_interval
 
-    if len(probes) != len(gallery) or not probes:
-        raise ValueError(f"need as many probes as gallery subjects (at least one), got "
-                         f"{len(probes)} and {len(gallery)}")
-    rates = identification_rates(descriptor_distances(probes, gallery), np.arange(len(probes)))
+    owners = np.arange(len(probes)) if owners is None else np.asarray(owners, int)
+    if not probes or len(owners) != len(probes) or not (0 <= owners).all() \
+            or not (owners < len(gallery)).all():
+        raise ValueError(f"need at least one probe and a gallery subject for each, got "
+                         f"{len(probes)} probes, {len(gallery)} gallery subjects")
+    rates = identification_rates(descriptor_distances(probes, gallery), owners)
     out = {"probes": len(probes), "gallery": len(gallery),
            "faces found": float(np.mean([p is not None for p in probes]))}
     for k, rate in rates.items():
@@ -246,3 +250,107 @@ def render_identification(probes: list, gallery: list) -> dict:
         out.update({f"top-{k}": rate, f"top-{k} 95% low": low, f"top-{k} 95% high": high,
                     f"top-{k} chance": min(1.0, k / len(gallery))})
     return out
+
+
+def render_attack(names: list[str], gallery: list[str], originals: str | Path,
+                  anonymized: str | Path, generator=None, recognizer: FaceRecognizer | None = None,
+                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The render attack on whole heads: the original, anonymized and refaced versions of the
+    heads ``names`` against the faces of the ``gallery`` subjects.
+
+    The gallery faces are rendered from ``originals/rescans/NAME`` when every gallery subject
+    has a second scan there, otherwise from ``originals/NAME`` (then an original probe is its
+    own gallery entry). The anonymized heads are ``anonymized/NAME``; the refaced ones are
+    made from them by ``generator`` (:func:`refacing_lib.model.reface.reface_volume`, only the
+    voxels of ``NAME_changed.nii.gz``); without a generator there is no refaced version.
+
+    Parameters
+    ----------
+    names : list of str
+        File names of the probe subjects, each also in ``gallery``.
+    gallery : list of str
+        File names of the gallery subjects.
+    originals, anonymized : str or Path
+        Folders of the original and the anonymized volumes.
+    generator : keras.Model, optional
+    recognizer : FaceRecognizer, optional
+        Default: a new one.
+    progress : bool
+        Show a tqdm progress bar (heads rendered) on stderr.
+
+    Returns
+    -------
+    rates : pandas.DataFrame
+        One row per version (``original``, ``anonymized``, ``refaced``): the columns of
+        :func:`render_identification`, and ``gallery from`` (``second scans`` or ``the
+        probes' own scans``).
+    heads : pandas.DataFrame
+        One row per head and version (and ``gallery`` rows): ``name``, ``version``, ``views
+        with a face`` (of :data:`YAWS`), ``note`` (says when no view shows a face: the face
+        cut off by the field of view, removed, or not face-like).
+    """
+    from tqdm.auto import tqdm
+
+    from refacing_lib.anonymize.files import changed_mask_path
+    from refacing_lib.data.io import load_volume
+
+    missing = sorted(set(names) - set(gallery))
+    if missing:
+        raise ValueError(f"probe subjects missing from the gallery: {missing}")
+    originals, anonymized = Path(originals), Path(anonymized)
+    recognizer = recognizer or FaceRecognizer()
+    rescans = all((originals / "rescans" / n).is_file() for n in gallery)
+    sources = {"gallery": originals / "rescans" if rescans else originals,
+               "original": originals, "anonymized": anonymized}
+    versions = ["original", "anonymized"] + (["refaced"] if generator is not None else [])
+    bar = tqdm(total=len(gallery) + len(names) * len(versions), desc="render attack",
+               unit="head", disable=not progress)
+    faces, rows = {}, []
+    for version, subjects in [("gallery", gallery)] + [(v, names) for v in versions]:
+        faces[version] = []
+        for name in subjects:
+            if version == "refaced":
+                from refacing_lib.model.reface import reface_volume
+
+                path = anonymized / name
+                mask = load_volume(changed_mask_path(path)).data > 0.5
+                volume = reface_volume(generator, load_volume(path), mask)
+                descriptor, row = _head_row(volume, recognizer, name, version)
+            else:
+                descriptor, row = _file_row(sources[version] / name, recognizer, version)
+            faces[version].append(descriptor)
+            rows.append(row)
+            bar.update()
+    bar.close()
+    owners = [gallery.index(n) for n in names]
+    rates = pd.DataFrame({v: render_identification(faces[v], faces["gallery"], owners)
+                          for v in versions}).T
+    rates["gallery from"] = "second scans" if rescans else "the probes' own scans"
+    return rates, pd.DataFrame(rows)
+
+
+#: Rows of :func:`_file_row` already computed in this process, by file (path, size, time):
+#: a gallery shared by several evaluations is rendered once.
+_FILE_ROWS: dict = {}
+
+
+def _file_row(path: Path, recognizer: FaceRecognizer, version: str):
+    """:func:`_head_row` of a volume file, remembered while the file is unchanged."""
+    from refacing_lib.data.io import load_volume
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_ROWS:
+        _FILE_ROWS[key] = _head_row(load_volume(path), recognizer, path.name, "")
+    descriptor, row = _FILE_ROWS[key]
+    return descriptor, {**row, "version": version}
+
+
+def _head_row(volume: Volume, recognizer: FaceRecognizer, name: str, version: str):
+    """:func:`head_face` of one head, and its row of :func:`render_attack`'s ``heads``
+    table; a head without a face says so instead of failing."""
+    descriptor, found = head_face(volume, recognizer)
+    views = sum(f is not None for f in found)
+    note = "" if views else "no face in any view (cut off, removed or not face-like)"
+    return descriptor, {"name": name, "version": version, "views with a face": views,
+                        "note": note}

@@ -48,12 +48,33 @@ def _displayed(row: dict) -> dict:
     return shown
 
 
+def _header(evaluations: list[Evaluation], few: bool) -> str:
+    """The title and the paragraph that explains the metrics table, ending in a blank line."""
+    render = next((ev.render for ev in evaluations if ev.render is not None), None)
+    return (
+        "# Refacing results\n\nMeans over the test images; correlation and SSIM on the front "
+        "half of each image (`_changed`: only the pixels the anonymization changed); "
+        "`mae_changed` and `mae_unchanged`: mean absolute difference from the original over "
+        "the pixels the anonymization changed and over all the others, in the images' [-1, 1] "
+        "units (lower is closer). Identification rates of the 2-D profile attack (gallery: "
+        f"{evaluations[0].gallery}) with their exact binomial 95% interval; chance is k / "
+        "gallery."
+        + (" Rows marked `(face recognition)`: the render attack, dlib's face recognition on "
+           "renders of the whole heads' skin (original, anonymized and refaced heads; gallery: "
+           f"{render['gallery from'].iloc[0]}; `faces found`: the fraction of heads with a "
+           "face in at least one view; per head: `render_heads_*.csv`)."
+           if render is not None else "")
+        + (f" **With fewer than {MIN_PROBES} probes (test subjects) a rate is not meaningful**: "
+           "one subject moves it by more than 10 points." if few else "") + "\n\n")
+
+
 def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
     """Write the results folder of one or more evaluations.
 
     ``out/metrics.csv`` and ``out/metrics.md`` (one row per experiment and anonymization:
     :meth:`Evaluation.summary`), ``out/scores_{experiment}-{method}.csv`` (per test image),
-    ``out/site_means_{experiment}-{method}.csv``, and the paper's figures
+    ``out/site_means_{experiment}-{method}.csv``, ``out/render_heads_{experiment}-{method}.csv``
+    (what the render attack found per head, when run), and the paper's figures
     ``fig1_blur.png`` / ``fig2_remove.png`` (original, anonymized, refaced test slices per
     experiment), ``fig3_slices.png`` (all 21 slices of one test subject, blurred if a
     blurring run was evaluated, Guy's first),
@@ -77,21 +98,15 @@ def write_results(evaluations: list[Evaluation], out: str | Path) -> Path:
         ev.scores.to_csv(out / f"scores_{ev.name}.csv", index=False)
         columns = [c for c in ev.scores.columns if c.startswith(("anonymized ", "refaced "))]
         site_means(ev.scores[["site", *columns]]).to_csv(out / f"site_means_{ev.name}.csv")
+        if ev.render_heads is not None:
+            ev.render_heads.to_csv(out / f"render_heads_{ev.name}.csv", index=False)
     table = pd.DataFrame([ev.summary() for ev in evaluations])
     table.to_csv(out / "metrics.csv", index=False)
     markdown = out / "metrics.md"
     shown = pd.DataFrame([_displayed(row) for row in table.to_dict("records")])
     few = int(table["probes"].min()) < MIN_PROBES
     markdown.write_text(
-        "# Refacing results\n\nMeans over the test images; correlation and SSIM on the front "
-        "half of each image (`_changed`: only the pixels the anonymization changed); "
-        "`mae_changed` and `mae_unchanged`: mean absolute difference from the original over "
-        "the pixels the anonymization changed and over all the others, in the images' [-1, 1] "
-        "units (lower is closer). Identification rates of the profile attack (gallery: "
-        f"{evaluations[0].gallery}) with their exact binomial 95% interval; chance is k / "
-        "gallery."
-        + (f" **With fewer than {MIN_PROBES} probes (test subjects) a rate is not meaningful**: "
-           "one subject moves it by more than 10 points." if few else "") + "\n\n"
+        _header(evaluations, few)
         + _markdown(shown.set_index(shown["experiment"] + "-" + shown["method"])
                     .drop(columns=["experiment", "method"]).T
                     .rename_axis("measure").reset_index()))

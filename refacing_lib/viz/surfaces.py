@@ -1,6 +1,7 @@
 """Heads in 3-D: the skin surface of a volume as a triangle mesh (marching cubes), drawn shaded
-with matplotlib, alone or side by side (original, anonymized, refaced). Volumes are RAS arrays
-with their voxel sizes in mm.
+with matplotlib, alone or side by side (original, anonymized, refaced), and the front renders
+that the render attack gives to face recognition (:func:`plot_renders`). Volumes are RAS
+arrays with their voxel sizes in mm.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 
 from .plotting import VERSIONS
 
-__all__ = ["skin_mesh", "plot_skin_surface", "plot_meshes", "plot_surfaces"]
+__all__ = ["skin_mesh", "plot_skin_surface", "plot_meshes", "plot_surfaces", "plot_renders"]
 
 
 def skin_mesh(data: np.ndarray, zooms, level: float, step: int = 2):
@@ -126,4 +127,46 @@ def plot_surfaces(heads: dict, step: int = 2):
             ax = fig.add_subplot(len(heads), 3, 3 * row + col + 1, projection="3d")
             plot_skin_surface(ax, head[version].data, head[version].zooms, level, step)
             ax.set_title(f"{label}: {version}", fontsize=9)
+    return fig
+
+
+def plot_renders(volumes: dict, recognizer=None, yaw_deg: float = 0.0):
+    """Heads as the render attack sees them, side by side: the skin rendered from the front
+    (:func:`refacing_lib.evaluate.render.render_skin`, turned by ``yaw_deg``), with the face
+    that dlib's detector finds (its box and 5 landmarks) or "no face found".
+
+    Parameters
+    ----------
+    volumes : dict of str to Volume
+        Title -> whole head (RAS).
+    recognizer : refacing_lib.evaluate.render.FaceRecognizer, optional
+        Default: a new one.
+    yaw_deg : float
+        Turn of every head about its vertical axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.patches import Rectangle
+
+    from refacing_lib.evaluate.render import FaceRecognizer, render_skin
+
+    recognizer = recognizer or FaceRecognizer()
+    fig, axes = plt.subplots(1, len(volumes), figsize=(3 * len(volumes), 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, (title, volume) in zip(axes[0], volumes.items()):
+        image = render_skin(volume, yaw_deg=yaw_deg)
+        found = recognizer.find(image)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        if found is None:
+            title += "\nno face found"
+        else:
+            left, top, right, bottom = found.box
+            ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False,
+                                   edgecolor="lime", linewidth=1.5))
+            ax.plot(found.landmarks[:, 0], found.landmarks[:, 1], "o", color="red", ms=3)
+            title += f"\nface found (score {found.confidence:.2f})"
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
     return fig

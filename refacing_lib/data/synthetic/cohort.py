@@ -205,7 +205,7 @@ def _write_scan(folder: Path, entry: dict, params: SubjectParams, pose: Pose, sc
 
 def make_cohort(out_dir, subjects: int = 12, seed: int = 0, rescans: bool = False,
                 progress: bool = True, shape=None, only=None, jobs: int = 1,
-                faces: str = "block") -> list[Path]:
+                faces: str = "human") -> list[Path]:
     """Write a synthetic IXI-like cohort (resumable: existing complete files are skipped).
 
     Parameters

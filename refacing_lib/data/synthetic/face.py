@@ -101,7 +101,7 @@ class Face:
         Half the interpupillary distance, anterior position and level of the eyes' centres.
     """
 
-    def __init__(self, p: SubjectParams, faces: str = "block"):
+    def __init__(self, p: SubjectParams, faces: str = "human"):
         self.human, self.nose_width = _is_human(faces), p.nose_width
         L = p.nose_length
         tan_a = math.tan(math.radians(p.nose_bridge_angle))

@@ -67,7 +67,7 @@ class Canvas:
     ``callosum`` (the corpus callosum's arch coordinates).
     """
 
-    def __init__(self, p: SubjectParams, pose: Pose, shape, zooms, faces: str = "block"):
+    def __init__(self, p: SubjectParams, pose: Pose, shape, zooms, faces: str = "human"):
         self.params = p
         self.face = Face(p, faces)
         t = placement(p, pose, field_of_view(shape, zooms))
@@ -117,7 +117,7 @@ class Canvas:
         return b, d
 
 
-def _render(params, pose, shape, faces="block"):
+def _render(params, pose, shape, faces="human"):
     """Paint the labels of a subject.
 
     Returns
@@ -143,7 +143,7 @@ def _render(params, pose, shape, faces="block"):
 
 
 def label_map(params: SubjectParams, pose: Pose | None = None, shape=None,
-              faces: str = "block"):
+              faces: str = "human"):
     """The tissue labels behind :func:`synthesize` (same geometry, no intensities or noise).
 
     Parameters
@@ -217,7 +217,7 @@ def _blur3(a):
 
 
 def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape=None,
-               faces: str = "block"):
+               faces: str = "human"):
     """Make one T1-weighted head volume and its ground truth.
 
     Parameters
@@ -234,7 +234,7 @@ def synthesize(params: SubjectParams, scan_seed, pose: Pose | None = None, shape
         (180 or 175.2 x 240 x 240 mm) and changes the voxel size (for fast tests).
     faces : {"block", "human"}
         ``"human"``: eyes, lids, brows, cheekbones, alae and a mouth in the skin
-        (:meth:`~.face.Face.relief`); ``"block"``: the smooth face of the course's cohorts.
+        (:meth:`~.face.Face.relief`); ``"block"``: the smooth face of the course profile's cohort.
 
     Returns
     -------
