@@ -143,6 +143,9 @@ def test_face_kinds_are_checked_and_recorded(tmp_path):
     assert human.surface_y(human.ehs, human.z_e + 14) - human.surface_y(human.ehs, human.z_e) > 3
     assert block.surface_y(0, human.z_ls) - human.surface_y(0, human.z_ls) < 0.5
     assert block.surface_y(40, human.z_ls) - human.surface_y(40, human.z_ls) > 2
+    # the philtrum: a groove at the midline between two columns, subnasale to upper lip
+    z_philtrum = 0.5 * (human.z_sn + human.z_ls)
+    assert human.relief(5.0, z_philtrum) - human.relief(0.0, z_philtrum) > 1.0
     with pytest.raises(ValueError, match="faces must be one of .*'alien'"):
         Face(params, "alien")
     shape = (40, 64, 64)
@@ -153,6 +156,29 @@ def test_face_kinds_are_checked_and_recorded(tmp_path):
     make_cohort(tmp_path, subjects=1, progress=False, shape=shape, faces="block")  # again
     assert '"faces"' not in described.read_text()
     assert not np.array_equal(load_volume(path).data, before)
+
+
+def test_human_noses_have_nostrils_beside_a_columella():
+    """At the nostril's centre (6.5 mm from the midline, above and in front of the subnasale)
+    a human face has air, a block face tissue; the columella between the nostrils is tissue."""
+    from refacing_lib.data.synthetic import head_to_scanner, label_map, sample_subject
+    from refacing_lib.data.synthetic.face import Face
+    from refacing_lib.data.synthetic.face_anatomy import NOSTRIL
+    from refacing_lib.data.synthetic.tissues import AIR, AIR_IN
+
+    params = sample_subject(2, "HH")
+    face = Face(params)
+    (cx, cy, cz), _ = NOSTRIL
+    scale = [params.scale_x, params.scale_y, params.scale_z, 1.0]    # canonical -> head mm
+    points = scale * np.array([[cx, face.y_sn + cy, face.z_sn + cz, 1.0],      # the nostril
+                               [0.0, face.y_sn + cy, face.z_sn + cz, 1.0]])    # the columella
+    found = {}
+    for kind in ("human", "block"):
+        labels, affine = label_map(params, faces=kind)
+        voxels = (np.linalg.inv(affine) @ head_to_scanner(params) @ points.T)[:3].T
+        found[kind] = [labels[tuple(np.round(v).astype(int))] for v in voxels]
+    assert found["human"][0] == AIR_IN and found["block"][0] not in (AIR, AIR_IN)
+    assert found["human"][1] not in (AIR, AIR_IN)
 
 
 @pytest.mark.slow

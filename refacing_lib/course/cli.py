@@ -297,7 +297,7 @@ def _add_run_commands(sub) -> None:
                             "build/results/SOURCE-EXPERIMENT-METHOD)")
     evaluate_p.add_argument("--no-render", dest="render", action="store_false",
                             help="skip the render attack (face recognition on whole heads, "
-                                 "about 5 s per head)")
+                                 "a few seconds per head)")
     evaluate_p.set_defaults(func=_evaluate)
 
 

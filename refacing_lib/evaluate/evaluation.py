@@ -334,7 +334,7 @@ def evaluate_run(folders: Layout, experiment: str, method: str, run: str | Path 
         Also reface the first test subject's whole head (:func:`evaluate_volume`).
     render : bool
         Also run the render attack on the test subjects' whole heads, against the dataset's
-        subjects (:func:`refacing_lib.evaluate.render.render_attack`; about 5 s per head).
+        subjects (:func:`refacing_lib.evaluate.render.render_attack`).
     progress : bool
         Show tqdm progress bars (gallery scans read, test slices refaced, heads rendered) on
         stderr.

@@ -32,8 +32,8 @@ from scipy import ndimage
 from refacing_lib.anonymize.head_masks import largest_part
 from refacing_lib.data.io import Volume
 
-__all__ = ["SKIN_LEVEL", "YAWS", "render_skin", "FaceRecognizer", "FaceFound", "head_face",
-           "descriptor_distances", "render_identification", "render_attack"]
+__all__ = ["SKIN_LEVEL", "YAWS", "render_skin", "render_views", "FaceRecognizer", "FaceFound",
+           "head_face", "descriptor_distances", "render_identification", "render_attack"]
 
 #: The skin lies where an image exceeds this fraction of its Otsu threshold (air is far
 #: darker than skin and fat in T1).
@@ -72,6 +72,12 @@ def render_skin(volume: Volume, yaw_deg: float = 0.0, size: int = 200, fov_mm: f
     numpy.ndarray of uint8, shape (size, size)
         Row 0 superior, column 0 on the subject's right; 0 where no ray meets the head.
     """
+    return render_views(volume, [yaw_deg], size, fov_mm, level)[0]
+
+
+def render_views(volume: Volume, yaws=YAWS, size: int = 200, fov_mm: float = 240.0,
+                 level: float | None = None) -> list[np.ndarray]:
+    """:func:`render_skin` of one head at each yaw of ``yaws`` (degrees), the head found once."""
     from skimage.filters import threshold_otsu
 
     zooms = np.asarray(volume.zooms, float)
@@ -81,26 +87,29 @@ def render_skin(volume: Volume, yaw_deg: float = 0.0, size: int = 200, fov_mm: f
     head = largest_part(data > level)
     if not head.any():
         raise ValueError(f"{volume.path or 'volume'}: nothing above the skin level {level:g}")
-    step = fov_mm / size
-    depth = _depth_map(data, head, volume.affine, level, np.radians(yaw_deg), size, step)
-    return _shade(depth, step)
-
-
-def _depth_map(data, head, affine, level, yaw, size, step) -> np.ndarray:
-    """Distance in mm from the camera's plane to the skin per pixel (NaN: no skin), for the
-    camera ``size * step`` mm in front of the head's centroid."""
-    centre = affine[:3, :3] @ np.mean(np.nonzero(head), axis=1) + affine[:3, 3]
+    centre = volume.affine[:3, :3] @ np.mean(np.nonzero(head), axis=1) + volume.affine[:3, 3]
     data = np.where(ndimage.binary_dilation(head, iterations=2), data, 0.0)  # no specks
+    step = fov_mm / size
+    return [_shade(_depth_map(data, centre, volume.affine, level, np.radians(yaw), size, step),
+                   step) for yaw in yaws]
+
+
+def _depth_map(data, centre, affine, level, yaw, size, step) -> np.ndarray:
+    """Distance in mm from the camera's plane to the skin per pixel (NaN: no skin), for the
+    camera ``size * step`` mm in front of ``centre`` (RAS mm), turned by ``yaw`` (radians)."""
     half = size * step / 2
     u = (np.arange(size) + 0.5) * step - half              # camera right = subject's left
     v = half - (np.arange(size) + 0.5) * step              # row 0 superior
     w = np.arange(half, -half / 2, -step)                  # anterior (near) to behind the centre
-    uu, ww, vv = np.meshgrid(u, w, v, indexing="ij")       # (size, depth, size)
     cos, sin = np.cos(yaw), np.sin(yaw)
-    mm = np.stack([centre[0] + uu * cos - ww * sin, centre[1] + uu * sin + ww * cos,
-                   centre[2] + vv])
-    voxels = np.tensordot(np.linalg.inv(affine)[:3, :3], mm, axes=1)
-    voxels += np.linalg.inv(affine)[:3, 3][:, None, None, None]
+    inverse = np.linalg.inv(affine)
+    # voxel index = inverse @ (centre + u (cos, sin, 0) + w (-sin, cos, 0) + v (0, 0, 1))
+    along_u, along_w = inverse[:3, :3] @ [cos, sin, 0.0], inverse[:3, :3] @ [-sin, cos, 0.0]
+    along_v, origin = inverse[:3, 2], inverse[:3, :3] @ centre + inverse[:3, 3]
+    voxels = np.empty((3, size, len(w), size), np.float32)  # (axis, u, depth, v)
+    for i in range(3):
+        voxels[i] = (origin[i] + along_u[i] * u[:, None, None] + along_w[i] * w[None, :, None]
+                     + along_v[i] * v[None, None, :])
     samples = ndimage.map_coordinates(data, voxels, order=1, cval=0.0)
     inside = samples > level
     hit = inside.any(axis=1)
@@ -218,7 +227,7 @@ def head_face(volume: Volume, recognizer: FaceRecognizer,
     """The face descriptor of a head: the mean of the descriptors of its renders at ``yaws``
     where a face is found (None if none is), and what was found in each render (a
     :class:`FaceFound` or None, in the order of ``yaws``)."""
-    found = [recognizer.find(render_skin(volume, yaw_deg=yaw)) for yaw in yaws]
+    found = [recognizer.find(image) for image in render_views(volume, yaws)]
     descriptors = [f.descriptor for f in found if f is not None]
     return (np.mean(descriptors, axis=0) if descriptors else None), found
 

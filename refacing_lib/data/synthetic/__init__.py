@@ -13,9 +13,10 @@ heads that look like IXI T1 volumes to the code that reads them:
 * at least 15 independent face-shape parameters per subject, so that faces differ and a rescan of
   the same subject (same parameters, new noise, slightly different pose) can be re-identified;
 * two kinds of face (``faces`` of :func:`synthesize` and :func:`make_cohort`): ``"human"``
-  (the default), with eye sockets, lids, brows, cheekbones, alae and a mouth
-  (:meth:`.face.Face.relief`), which face detectors find, and ``"block"``, a smooth height field
-  that they do not (the course profile's cohort, on which the shipped models were trained).
+  (the default), with eye sockets, lids, brows, cheekbones, alae, nostrils, a philtrum and a
+  mouth (:meth:`.face.Face.relief`), which face detectors find, and ``"block"``, a smooth
+  height field that they do not (the course profile's cohort, on which the shipped models were
+  trained).
 
 Ground truth (``brain``, ``face`` and ``head`` masks, and a JSON file with every parameter and the
 pose) is a by-product of the same geometry; it is never needed to make the image.

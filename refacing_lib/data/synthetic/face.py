@@ -71,7 +71,8 @@ class Face:
 
     With ``faces="human"`` a relief (:meth:`relief`) is added to that height field: eye
     sockets with the eyes, their lids and fissures, brows, cheekbones, the alae of the nose,
-    nasolabial folds, and lips and a mouth line only as wide as the mouth. Without it
+    nasolabial folds, the philtrum, and lips and a mouth line only as wide as the mouth (and
+    behind the skin, nostrils: :mod:`.face_anatomy`). Without it
     (``"block"``) the face is the height field alone, which no face detector takes for a face.
 
     Parameters
@@ -211,7 +212,10 @@ class Face:
         5 mm above the subnasale at the nose's width (+3.5; 6, 5), the nasolabial fold lateral
         to it (-1.5; 3, 12). The lips keep their profile only across the mouth (half width 25
         mm, with a mouth line of -2 at the stomion); lateral to it the face falls back to the
-        line from subnasale to sublabiale.
+        line from subnasale to sublabiale. From the subnasale down to the upper lip runs the
+        philtrum, a groove (-0.8; 2.5) between two columns 5 mm from the midline (+0.5; 1.5).
+        The nostrils are painted with the structures behind the skin
+        (:data:`~.face_anatomy.NOSTRIL`).
         """
         X = np.asarray(X, np.float32)
         Z = np.asarray(Z, np.float32)
@@ -239,6 +243,10 @@ class Face:
         bulge = np.clip(np.interp(Z, Z_GRID, self.profile) - chord, 0.0, None)
         out -= np.where(lips, bulge * (1.0 - mouth), 0.0).astype(np.float32)
         out -= (2.0 * np.exp(-((Z - self.z_st) / 1.0) ** 2) * mouth).astype(np.float32)
+        half = 0.5 * (self.z_sn - self.z_ls)
+        rows = np.exp(-((Z - (self.z_ls + half)) / half) ** 4)     # subnasale to upper lip
+        out += (rows * (0.5 * np.exp(-((np.abs(X) - 5.0) / 1.5) ** 2)
+                        - 0.8 * np.exp(-(X / 2.5) ** 2))).astype(np.float32)
         return out
 
     def airway_levels(self):

@@ -47,6 +47,10 @@ ORBIT = ((-1.0, -12.0, 0.0), (14.0, 24.0, 13.0))
 #: Inferior and middle turbinates (mucosa): centre (x from the midline, y, z above the palate)
 #: and semi-axes (mm).
 TURBINATES = [((11.5, 62.0, 9.0), (3.5, 22.0, 4.0)), ((9.0, 60.0, 20.0), (3.0, 16.0, 3.5))]
+#: A nostril of a human face (the right one; the left is its mirror image): centre from the
+#: midline, in front of and above the subnasale, and semi-axes (mm). The two open the nasal
+#: vestibule under the nose's tip and leave the columella, about 6 mm wide, between them.
+NOSTRIL = ((6.5, 4.5, 2.5), (3.5, 4.0, 2.5))
 #: The hyoid bone: centre (y; z relative to the menton) and semi-axes (mm).
 HYOID = ((0, 36.0, -8.0), (13, 4.0, 3.5))
 #: Semi-axes of the globe of the eye (mm; 23-24 mm across).
@@ -255,7 +259,8 @@ def _paint_jaws(canvas):
 
 
 def _paint_nose(canvas):
-    """Nasal cavity with vestibule and septum, turbinates, nasal bones and cartilages.
+    """Nasal cavity with vestibule and septum, turbinates (and the nostrils of a human face),
+    nasal bones and cartilages.
 
     Parameters
     ----------
@@ -286,6 +291,9 @@ def _paint_nose(canvas):
     for s in (-1, 1):
         for (cx, cy, cz), axes in TURBINATES:
             canvas.paint_ellipsoid((s * cx, cy, z_pal + cz), axes, MUCOSA)
+        if f.human:
+            (cx, cy, cz), axes = NOSTRIL
+            canvas.paint_ellipsoid((s * cx, f.y_sn + cy, f.z_sn + cz), axes, AIR_IN)
     # nasal bones and cartilages under the skin of the dorsum
     b = fr.box(-14, 14, f.y_n - 14, f.y_t + 2, f.z_t + 3, f.z_n + 2)
     if b is not None:
