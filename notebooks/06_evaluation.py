@@ -29,9 +29,9 @@
 # * the attack of the re-identification studies: face recognition on renders of whole heads;
 # * what all this means for sharing anonymized MRI.
 #
-# **Time**: about 30 minutes of reading. Running it takes 2-3 minutes for the measures of
+# **Time**: about 30 minutes of reading. Running it takes about 2 minutes for the measures of
 # the quick profile's run (the removal run of notebook 05; most of it is the render attack,
-# about 5 seconds for each of its 21 heads), and 1-2 more for each run it
+# about 3 seconds for each of its 21 heads), and 1-2 more for each run it
 # evaluates that is not there yet (it is trained first: add `"all-blur"` after notebook 05's
 # exercise 1, or train it here). Measuring the pretrained model again
 # (`measure_pretrained = True`) adds 2-6 minutes the first time.
