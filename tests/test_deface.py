@@ -495,12 +495,16 @@ def test_smoothed_head_is_defaced_without_touching_its_brain(synth_ixi_cohort, s
 
 def test_both_methods_at_once_find_each_face_once(synth_ixi_cohort, tmp_path, monkeypatch):
     """``deface_folders`` writes what ``deface_folder`` writes for each method alone, finding
-    the face once for both; run again, it writes only a method whose output is missing."""
+    the face once for both; run again, it writes only a method whose output is missing, and
+    both when the source was written again after them."""
+    import os
+    import shutil
+
     from refacing_lib.anonymize import files as module
     from refacing_lib.anonymize.deface import METHODS
     from refacing_lib.anonymize.files import changed_mask_path, deface_folder, deface_folders
 
-    source = synth_ixi_cohort[1][1]
+    source = Path(shutil.copy2(synth_ixi_cohort[1][1], tmp_path))
     alone = {m: tmp_path / "alone" / m for m in METHODS}
     for method, out in alone.items():
         assert deface_folder([source], out, method, progress=False).done == [source]
@@ -523,6 +527,13 @@ def test_both_methods_at_once_find_each_face_once(synth_ixi_cohort, tmp_path, mo
     assert blurred.stat().st_mtime_ns == stamp
     assert deface_folders([source], both, progress=False).skipped == [source]
     assert len(found) == 2
+    written = [p for m in METHODS for p in (both[m] / source.name,
+                                            changed_mask_path(both[m] / source.name))]
+    newest = max(p.stat().st_mtime_ns for p in written)
+    os.utime(source, ns=(newest + 1, newest + 1))     # the source written again since
+    assert deface_folders([source], both, progress=False).done == [source]
+    assert len(found) == 3 and all(p.stat().st_mtime_ns > newest for p in written)
+    assert deface_folders([source], both, progress=False).skipped == [source]
     with pytest.raises(ValueError, match="method must be one of blur, remove; got 'smudge'"):
         deface_folders([source], {"smudge": tmp_path / "x"})
     with pytest.raises(ValueError, match="got none"):

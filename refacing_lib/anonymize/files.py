@@ -76,8 +76,9 @@ def deface_folder(inputs, out: str | Path, method: str, *, jobs: int = 1,
     """Deface many files into one folder, in parallel; resumable, failures collected.
 
     What ``refacing deface`` runs: :func:`deface_file` on every NIfTI file of ``inputs``,
-    writing ``out/NAME`` and its changed-voxel mask. Files whose output and mask both exist
-    are skipped, so running it again finishes an interrupted or partly failed run.
+    writing ``out/NAME`` and its changed-voxel mask. Files whose output and mask both exist,
+    not older than the file, are skipped, so running it again finishes an interrupted or
+    partly failed run (and redoes a file written again since).
 
     Parameters
     ----------
@@ -109,7 +110,8 @@ def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) 
 
     The face of each file is found once for all the methods (:func:`find_face`; the time
     saved: ``benchmarks/bench_deface.py``). A file is skipped when the output and the mask of
-    every method exist; otherwise only the missing methods are written.
+    every method exist and are not older than the file; otherwise only the missing or older
+    methods are written.
 
     Parameters
     ----------
@@ -146,23 +148,30 @@ def deface_folders(inputs, outs: dict, *, jobs: int = 1, progress: bool = True) 
                                  "choose another folder")
     # run_batch keys a file by the first method's output; the others follow its name
     first = next(iter(outs.values()))
+    by_name = {s.name: s for s in sources}
     return run_batch(partial(_deface_missing, outs=outs), [(s, first / s.name) for s in sources],
-                     workers=jobs, is_done=partial(_all_defaced, outs=outs), progress=progress,
-                     desc=f"deface ({', '.join(outs)})")
+                     workers=jobs, is_done=partial(_all_defaced, outs=outs, sources=by_name),
+                     progress=progress, desc=f"deface ({', '.join(outs)})")
 
 
 def _deface_missing(source: Path, output: Path, outs: dict) -> None:
     """Write ``source``'s anonymizations that are not finished yet, ``outs[method] / name``
     for each method (``output`` gives the name)."""
     _deface_into(source, {m: out / output.name for m, out in outs.items()
-                          if not _defaced(out / output.name)})
+                          if not _defaced(out / output.name, source)})
 
 
-def _all_defaced(output: Path, outs: dict) -> bool:
-    """Every method's output of the file named like ``output`` is finished."""
-    return all(_defaced(out / output.name) for out in outs.values())
+def _all_defaced(output: Path, outs: dict, sources: dict) -> bool:
+    """Every method's output of the file named like ``output`` is finished (``sources``: the
+    source of each file name)."""
+    return all(_defaced(out / output.name, sources[output.name]) for out in outs.values())
 
 
-def _defaced(output: Path) -> bool:
-    """A defaced output is finished when it and its changed-voxel mask exist."""
-    return output.exists() and changed_mask_path(output).exists()
+def _defaced(output: Path, source: Path) -> bool:
+    """A defaced output is finished when it and its changed-voxel mask exist and neither is
+    older than its source: a source written again (a regenerated synthetic head) is defaced
+    again."""
+    mask = changed_mask_path(output)
+    if not (output.exists() and mask.exists()):
+        return False
+    return min(output.stat().st_mtime_ns, mask.stat().st_mtime_ns) >= source.stat().st_mtime_ns
