@@ -351,7 +351,8 @@ SliceBrowser(versions, vol.zooms, axis=0, index=mid)
 # three versions (marching cubes at one intensity level for all three, computed once), first
 # as a picture, then as a viewer: **turn** and **tilt** move all three heads together, so the
 # same side of each face is always in view. Blurring keeps the profile of the face, smoothed;
-# removal leaves a flat cut where the face was.
+# removal cuts the face away, and the tissue behind the cut (sinuses, nasal cavity, mouth)
+# shows through it.
 
 # %%
 heads = HeadViewer({"original": vol, "blurred": blurred, "removed": removed})
